@@ -1,0 +1,181 @@
+# ctloop: every command a user or CI needs. `make` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CTLOOP := $(VENV)/bin/ctloop
+STAMP := $(VENV)/.ctloop-stamp
+DNN_STAMP := $(VENV)/.ctloop-dnn-stamp
+PIP := $(PY) -m pip --disable-pip-version-check -q
+UV_VERSION := 0.13.8
+
+PIPELINE ?= pipelines/training.yml
+ARGS ?=
+STACK ?= dev
+TARGET ?= local
+PYTEST_ARGS ?=
+
+.PHONY: help setup setup-dnn test lint run-pipeline runs lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing the pinned environment from requirements.lock into $(VENV) ..."
+	@$(PIP) install uv==$(UV_VERSION) 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	@$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@$(PY) -m pip check >/dev/null
+	@touch $@
+
+$(DNN_STAMP): $(STAMP) requirements-dnn.lock
+	@echo "installing PyTorch (CPU) from requirements-dnn.lock ..."
+	@$(PIP) install -r requirements-dnn.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c "import torch" && touch $@
+
+setup: $(STAMP) ## Create or refresh the venv from the lock file (instant when current)
+
+setup-dnn: $(DNN_STAMP) ## Add PyTorch for the deep-learning trainer
+
+test: $(DNN_STAMP) ## Run the whole test suite (installs what it needs)
+	@$(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+lint: $(STAMP) ## ruff and the import contracts
+	@$(VENV)/bin/ruff check src tests infra policies benchmarks
+	@$(VENV)/bin/ruff format --check src tests infra policies benchmarks
+	@$(VENV)/bin/lint-imports
+
+run-pipeline: $(STAMP) ## Run the training pipeline (local by default; PIPELINE=, ARGS=, TARGET=azure STACK=dev)
+	@$(CTLOOP) run $(PIPELINE) --target $(TARGET) --stack $(STACK) $(ARGS)
+
+runs: $(STAMP) ## List local pipeline runs (ctloop runs show <id> for one)
+	@$(CTLOOP) runs list
+
+lock: ## Re-resolve requirements.in into requirements.lock
+	@rm -rf /tmp/ctloop-lock && $(PYTHON) -m venv /tmp/ctloop-lock
+	@/tmp/ctloop-lock/bin/pip install -q -r requirements.in
+	@/tmp/ctloop-lock/bin/pip check
+	@{ echo "# Pinned lock of requirements.in (resolved together, 'pip check' clean). Regenerate with 'make lock'."; \
+	  /tmp/ctloop-lock/bin/pip freeze | grep -v '^-e'; } > requirements.lock
+
+clean: ## Remove local state (.ctloop/) but keep the venv
+	rm -rf .ctloop
+
+## --- infra (Pulumi) ---
+PULUMI ?= pulumi
+POLICY_PACK := policies/infra
+
+.PHONY: preflight preview up azureml-config test-infra
+
+preflight: $(STAMP) ## Check Pulumi CLI, backend and Azure logins, and the stack config (STACK=dev)
+	@$(PY) -m infra.preflight --stack $(STACK)
+
+preview: preflight ## pulumi preview with the policy pack (STACK=dev|staging|prod)
+	@CTLOOP_STACK=$(STACK) $(PULUMI) preview --stack $(STACK) --policy-pack $(POLICY_PACK) --diff
+
+up: preflight ## pulumi up with the policy pack (STACK=dev|staging|prod)
+	@CTLOOP_STACK=$(STACK) $(PULUMI) up --stack $(STACK) --policy-pack $(POLICY_PACK)
+
+azureml-config: $(STAMP) ## Write .azureml/config.json from the stack outputs (STACK=dev)
+	@$(PY) -m infra.azureml_config --stack $(STACK) --output .azureml/config.json
+
+test-infra: $(STAMP) ## Run the infra tests (Pulumi mocks, policy validators; no cloud)
+	@$(PY) -m pytest tests/infra -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## --- gitops ---
+BASE ?= origin/main
+REVIEW_OUT ?=
+CHECK_JSONSCHEMA := $(VENV)/bin/check-jsonschema
+GITHUB_WORKFLOWS := $(wildcard .github/workflows/*.yml)
+
+.PHONY: validate validate-specs validate-ci lock-versions review register-components schedule-apply test-gitops
+
+validate: validate-specs validate-ci ## Check every spec, version lock and CI file offline (STACK=dev; exit 2 on a violation)
+
+validate-specs: $(STAMP) ## ctloop validate: load specs with azure-ai-ml, run policies/specs rules (STACK=dev)
+	@$(CTLOOP) validate --stack $(STACK)
+
+validate-ci: $(STAMP) ## Check .github/workflows and azure-pipelines.yml against their schemas (offline)
+	@$(CHECK_JSONSCHEMA) --builtin-schema vendor.github-workflows $(GITHUB_WORKFLOWS)
+	@$(CHECK_JSONSCHEMA) --regex-variant nonunicode --builtin-schema vendor.azure-pipelines \
+	  --data-transform azure-pipelines azure-pipelines.yml
+
+lock-versions: $(STAMP) ## Record new component/environment versions in components/versions.lock
+	@$(CTLOOP) lock
+
+review: $(STAMP) ## Markdown summary of spec changes against BASE (BASE=origin/main, REVIEW_OUT=file)
+	@$(CTLOOP) review --base $(BASE) $(if $(REVIEW_OUT),--output $(REVIEW_OUT))
+
+register-components: $(STAMP) ## Register environments and components in the stack's workspace (STACK=dev)
+	@$(CTLOOP) components register --stack $(STACK)
+
+schedule-apply: $(STAMP) ## Create or update the Azure ML schedules in pipelines/schedules (STACK=dev)
+	@$(CTLOOP) schedule apply --stack $(STACK)
+
+test-gitops: $(STAMP) ## Run the gitops and azure tests (offline: fake MLClient, temporary git repos)
+	@$(PY) -m pytest tests/gitops tests/azure -q -p no:cacheprovider $(PYTEST_ARGS)
+
+
+## --- serving ---
+MODEL_NAME ?= rainfall-classifier
+VERSION ?=
+EVAL ?=
+REASON ?= manual rollback
+
+.PHONY: endpoint-up endpoint-status endpoint-down rollout rollout-status rollout-resume rollout-rollback \
+  bench-serving test-serving
+
+endpoint-up: $(STAMP) ## Start the local endpoint's router (ARGS="--deployment blue --model-dir DIR" adds a model)
+	@$(CTLOOP) endpoint up --target $(TARGET) $(ARGS)
+
+endpoint-status: $(STAMP) ## Deployments, traffic, requests, errors, p50/p95/p99 and primary metric per variant
+	@$(CTLOOP) endpoint status --target $(TARGET) $(ARGS)
+
+endpoint-down: $(STAMP) ## Stop the local endpoint (router and deployments; logs stay in .ctloop/endpoint)
+	@$(CTLOOP) endpoint down --target $(TARGET) $(ARGS)
+
+rollout: $(STAMP) ## Blue/green rollout of VERSION (default: champion) of MODEL_NAME, EVAL=labelled data
+	@test -n "$(EVAL)" || { echo "set EVAL=<dataset folder or .parquet of labelled rows>" >&2; exit 2; }
+	@$(CTLOOP) rollout start --target $(TARGET) --model-name $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) \
+	  --eval $(EVAL) $(ARGS)
+
+rollout-status: $(STAMP) ## Stage, checks and history of the last rollout
+	@$(CTLOOP) rollout status --target $(TARGET)
+
+rollout-resume: $(STAMP) ## Continue an interrupted rollout (the old slot gets 100% first)
+	@$(CTLOOP) rollout resume --target $(TARGET)
+
+rollout-rollback: $(STAMP) ## Abort the rollout: old slot 100%, new slot deleted, version rejected (REASON=)
+	@$(CTLOOP) rollout rollback --target $(TARGET) --reason "$(REASON)"
+
+bench-serving: $(STAMP) ## Latency/throughput: azmlinfsrv direct vs router, 1 and 1,000 rows (loopback)
+	@$(PY) benchmarks/serving.py $(ARGS)
+
+test-serving: $(STAMP) ## Run the serving and rollout tests (real azmlinfsrv processes on 127.0.0.1)
+	@$(PY) -m pytest tests/serving tests/rollout -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## --- monitoring ---
+.PHONY: monitor check-triggers loop replay report
+
+MONITOR_ARGS ?=
+REPLAY_ARGS ?= --compare
+
+monitor: $(STAMP) ## Record closed windows of endpoint logs + labels in the metrics history (MONITOR_ARGS=)
+	@$(CTLOOP) monitor $(MONITOR_ARGS)
+
+check-triggers: $(STAMP) ## Say whether to retrain and why (exit 10 = retrain; MONITOR_ARGS=)
+	@$(CTLOOP) check-triggers --exit-code $(MONITOR_ARGS); rc=$$?; \
+	  if [ $$rc -eq 10 ]; then echo "retrain needed"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+loop: $(STAMP) ## One loop turn: monitor -> check triggers -> training pipeline when they fire (MONITOR_ARGS=)
+	@$(CTLOOP) loop $(MONITOR_ARGS)
+
+replay: $(STAMP) ## Replay the rainfall data through the loop vs never/every-batch/fixed retraining (REPLAY_ARGS=)
+	@$(CTLOOP) replay --dataset rainfall $(REPLAY_ARGS)
+
+report: $(STAMP) ## Write the static HTML dashboard to .ctloop/report/index.html
+	@$(CTLOOP) report

@@ -1,0 +1,33 @@
+"""The ctloop CrossGuard policy pack: ``pulumi preview|up --policy-pack policies/infra``.
+
+This is the only place that builds the ``PolicyPack`` (which starts a gRPC server and blocks).
+Which policies are mandatory depends on the stack's environment (guardrails.yml ``enforcement``):
+``CTLOOP_POLICY_ENV`` if set, else the environment of the stack in ``CTLOOP_STACK`` / ``PULUMI_STACK``
+(the Makefile sets ``CTLOOP_STACK``), else prod, the strictest.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PACK_DIR = Path(__file__).resolve().parent
+ROOT = PACK_DIR.parent.parent
+for path in (str(ROOT), str(PACK_DIR)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from ctloop_policy import catalog  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+environment, reason = catalog.environment_from(os.environ, ROOT)
+print(f"ctloop-infra policy pack: enforcement for {environment} ({reason})", file=sys.stderr)
+
+PolicyPack(
+    name="ctloop-infra",
+    policies=catalog.configured(environment),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    description="ctloop guardrails for Azure ML infrastructure: Checkov's Azure checks for these "
+    "resource types plus ctloop's limits (GPU nodes, VM sizes, tags, regions).",
+)

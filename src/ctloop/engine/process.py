@@ -1,0 +1,118 @@
+"""Run one step's process: output to a log file, a time limit, and a clear account of how it ended."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Seconds between SIGTERM and SIGKILL when the engine stops a step.
+GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a process ended: ``status`` is completed, failed, killed, timeout or interrupted."""
+
+    status: str
+    exit_code: int | None
+    signal: str | None
+    duration_s: float
+
+    def describe(self) -> str:
+        if self.status == "completed":
+            return "exit code 0"
+        if self.status == "timeout":
+            return f"timed out after {self.duration_s:.1f}s (limits.timeout)"
+        if self.status == "interrupted":
+            return "stopped because the engine was interrupted"
+        if self.signal:
+            return f"killed by {self.signal}"
+        return f"exit code {self.exit_code}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class ProcessPool:
+    """The live step processes, so an interrupted engine can stop them all."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def run(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, timeout: float | None
+    ) -> Outcome:
+        """Run ``argv`` in its own process group with stdout+stderr appended to ``log``."""
+        if self.stopping.is_set():
+            return Outcome("interrupted", None, None, 0.0)
+        start = time.monotonic()
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            with self._lock:
+                self._procs[proc.pid] = proc
+            timed_out = False
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                self._stop(proc)
+            finally:
+                with self._lock:
+                    self._procs.pop(proc.pid, None)
+        duration = time.monotonic() - start
+        code = proc.returncode
+        if timed_out:
+            return Outcome("timeout", code, None, duration)
+        if self.stopping.is_set() and code != 0:
+            return Outcome("interrupted", code, None, duration)
+        if code == 0:
+            return Outcome("completed", 0, None, duration)
+        if code < 0:
+            return Outcome("killed", code, _signal_name(-code), duration)
+        if code > 128 and code - 128 in signal.valid_signals():
+            # a shell reports a child killed by signal N as exit status 128+N
+            return Outcome("killed", code, _signal_name(code - 128), duration)
+        return Outcome("failed", code, None, duration)
+
+    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
+        for sig, wait in ((signal.SIGTERM, GRACE_S), (signal.SIGKILL, None)):
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            try:
+                proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def stop_all(self) -> None:
+        """Stop every live step process (SIGTERM, then SIGKILL after a grace period)."""
+        self.stopping.set()
+        with self._lock:
+            procs = list(self._procs.values())
+        threads = [threading.Thread(target=self._stop, args=(p,)) for p in procs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()

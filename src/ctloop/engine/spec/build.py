@@ -1,0 +1,161 @@
+"""Turn the azure-ai-ml objects of a loaded pipeline into the engine's plain ``PipelineSpec``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ctloop.engine.spec.model import (
+    JOB_OUTPUT,
+    PARENT_INPUT,
+    PARENT_OUTPUT,
+    Binding,
+    ComponentSpec,
+    JobOutput,
+    JobSpec,
+    PipelineInput,
+    PipelineSpec,
+    Port,
+)
+from ctloop.engine.spec.pipeline_checks import ComponentRef
+from ctloop.engine.spec.source import YamlSource
+
+
+def data_hash(data: Any) -> str:
+    """sha256 of ``data`` as canonical JSON."""
+    blob = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _port(name: str, obj: Any) -> Port:
+    enum = _attr(obj, "enum")
+    return Port(
+        name=name,
+        type=str(_attr(obj, "type")),
+        optional=bool(_attr(obj, "optional", False)),
+        default=_attr(obj, "default"),
+        enum=tuple(enum) if enum else None,
+        min=_attr(obj, "min"),
+        max=_attr(obj, "max"),
+    )
+
+
+def _component(ref: ComponentRef, component: Any, job: str) -> ComponentSpec:
+    raw = ref.data
+    code = raw.get("code")
+    dist = getattr(component, "distribution", None)
+    return ComponentSpec(
+        source=ref.src.path,
+        field=".".join(ref.prefix),
+        name=str(raw.get("name") or job),
+        version=str(raw["version"]) if raw.get("version") is not None else None,
+        command=str(component.command),
+        code=(ref.src.path.parent / code).resolve() if isinstance(code, str) else None,
+        inputs={k: _port(k, v) for k, v in (component.inputs or {}).items()},
+        outputs={k: _port(k, v) for k, v in (component.outputs or {}).items()},
+        is_deterministic=component.is_deterministic is not False,
+        spec_hash=data_hash(raw),
+        distribution_type=_attr(dist, "type"),
+        process_count=_attr(dist, "process_count_per_instance"),
+        instance_count=_attr(getattr(component, "resources", None), "instance_count", 1) or 1,
+    )
+
+
+def _binding(value: Any, base: Path) -> Binding:
+    if value is None:
+        return Binding("unset")
+    if isinstance(value, str):
+        if m := PARENT_INPUT.fullmatch(value.strip()):
+            return Binding("parent", value, ref=m.group(1))
+        if m := JOB_OUTPUT.fullmatch(value.strip()):
+            return Binding("job", value, ref=m.group(1), port=m.group(2))
+        return Binding("literal", value)
+    if isinstance(value, bool | int | float):
+        return Binding("literal", value)
+    path = _attr(value, "path")
+    if isinstance(path, str):
+        inner = _binding(path, base)
+        if inner.kind in ("parent", "job"):
+            return inner
+        return Binding("path", path, path=(base / path).resolve(), type=_attr(value, "type"))
+    return Binding("literal", value)
+
+
+def _output(port: str, value: Any, pipeline_outputs: Mapping[str, Any]) -> JobOutput:
+    if isinstance(value, str) and (m := PARENT_OUTPUT.fullmatch(value.strip())):
+        value = pipeline_outputs.get(m.group(1))
+    name = _attr(value, "name")
+    version = _attr(value, "version")
+    return JobOutput(port, str(name) if name else None, str(version) if version is not None else None)
+
+
+def _pipeline_input(name: str, value: Any, base: Path) -> PipelineInput:
+    path, type_ = _attr(value, "path"), _attr(value, "type")
+    if isinstance(path, str) and isinstance(type_, str) and not isinstance(value, str | int | float | bool):
+        return PipelineInput(name, (base / path).resolve(), type_)
+    return PipelineInput(name, value)
+
+
+def build_spec(
+    src: YamlSource, job: Any, components: Mapping[str, ComponentRef], sources: Mapping[Path, YamlSource]
+) -> PipelineSpec:
+    """The plain-data view of a loaded pipeline (no run order yet: the checks compute it)."""
+    base = src.path.parent
+    raw_jobs: Mapping[str, Any] = src.data.get("jobs") or {}
+    raw_outputs = src.data.get("outputs") if isinstance(src.data.get("outputs"), dict) else {}
+    jobs: dict[str, JobSpec] = {}
+    for name, node in job.jobs.items():
+        raw = raw_jobs.get(name) or {}
+        comp = _component(components[name], node.component, name)
+        raw_inputs = raw.get("inputs") if isinstance(raw.get("inputs"), dict) else {}
+        raw_outs = raw.get("outputs") if isinstance(raw.get("outputs"), dict) else {}
+        inputs = {}
+        for port in comp.inputs:
+            node_input = node.inputs.get(port) if node.inputs else None
+            value = getattr(node_input, "_data", None) if port in raw_inputs else None
+            inputs[port] = _binding(value, base)
+        outputs = {}
+        for port in comp.outputs:
+            node_output = node.outputs.get(port) if node.outputs else None
+            value = getattr(node_output, "_data", None) if port in raw_outs else None
+            outputs[port] = _output(port, value, raw_outputs or {})
+        dist = getattr(node, "distribution", None)
+        limits = getattr(node, "limits", None)
+        env = getattr(node, "environment_variables", None) or {}
+        jobs[name] = JobSpec(
+            name=name,
+            component=comp,
+            inputs=inputs,
+            outputs=outputs,
+            declared_inputs=tuple(str(k) for k in raw_inputs),
+            declared_outputs=tuple(str(k) for k in raw_outs),
+            distribution_type=_attr(dist, "type") or comp.distribution_type,
+            process_count=_attr(dist, "process_count_per_instance") or comp.process_count,
+            instance_count=_attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
+            timeout=_attr(limits, "timeout"),
+            environment_variables={str(k): str(v) for k, v in env.items()},
+        )
+    inputs = {k: _pipeline_input(k, getattr(v, "_data", v), base) for k, v in (job.inputs or {}).items()}
+    settings = getattr(job, "settings", None)
+    display = getattr(job, "display_name", None) or src.path.stem
+    return PipelineSpec(
+        file=src.path,
+        name=str(display),
+        experiment_name=str(getattr(job, "experiment_name", None) or display),
+        inputs=inputs,
+        jobs=jobs,
+        order=(),
+        continue_on_step_failure=bool(_attr(settings, "continue_on_step_failure", False)),
+        sources=dict(sources),
+    )

@@ -1,0 +1,96 @@
+"""Public entry points: check a pipeline or component (all problems), or load a pipeline to run it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from ctloop.engine.spec import memo, sdk
+from ctloop.engine.spec.build import build_spec
+from ctloop.engine.spec.component_checks import component_file_problems
+from ctloop.engine.spec.model import PipelineSpec
+from ctloop.engine.spec.overrides import apply_overrides
+from ctloop.engine.spec.pipeline_checks import Precheck, precheck_pipeline
+from ctloop.engine.spec.problems import Problem, SpecError, sort_problems
+from ctloop.engine.spec.semantics import semantic_problems
+from ctloop.engine.spec.source import YamlSource, read_source
+
+
+def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec | None, list[Problem]]:
+    problems: list[Problem] = []
+    src = read_source(path, problems, what="pipeline")
+    if src is None:
+        return None, problems
+    pre = precheck_pipeline(src)
+    if pre.problems:
+        return None, pre.problems
+    key = memo.memo_key(pre.sources) if use_memo else ""
+    spec = memo.recall(key, pre.sources) if use_memo else None
+    if spec is None:
+        spec, problems = _load_with_sdk(src, pre)
+        if spec is None:
+            return None, problems
+    problems, order = semantic_problems(spec)
+    if problems:
+        return None, problems
+    spec = replace(spec, order=order)
+    if use_memo:
+        memo.remember(key, spec)
+    return spec, []
+
+
+def _load_with_sdk(src: YamlSource, pre: Precheck) -> tuple[PipelineSpec | None, list[Problem]]:
+    """Load every component and the pipeline with azure-ai-ml, then build the plain model."""
+    problems: list[Problem] = []
+    for csrc in pre.sources.values():
+        if csrc is not src:
+            problems += sdk.load_component(csrc)[1]
+    job, found = sdk.load_job(src, pre.sources)
+    problems += found
+    if problems or job is None:
+        return None, problems
+    try:
+        return build_spec(src, job, pre.components, pre.sources), []
+    except Exception as exc:  # an SDK object shaped in a way this engine does not know
+        reason = f"the loaded pipeline could not be read ({exc.__class__.__name__}: {exc})"
+        return None, [src.problem("pipeline.schema", "<spec>", reason)]
+
+
+def check_pipeline(path: str | Path) -> list[Problem]:
+    """Every problem found in the pipeline at ``path`` and the components it uses (never raises)."""
+    try:
+        return sort_problems(_analyse(path)[1])
+    except Exception as exc:  # a check must report, not crash
+        reason = f"the spec check failed unexpectedly ({exc.__class__.__name__}: {exc})"
+        return [Problem(str(path), None, "pipeline.schema", "<spec>", reason)]
+
+
+def check_component(path: str | Path) -> list[Problem]:
+    """Every problem found in one component file (never raises)."""
+    problems: list[Problem] = []
+    src = read_source(path, problems, what="component")
+    if src is None:
+        return problems
+    problems = component_file_problems(src)
+    if not problems:
+        problems = sdk.load_component(src)[1]
+    return sort_problems(problems)
+
+
+def load_pipeline(
+    path: str | Path, overrides: Mapping[str, str] | None = None, *, use_memo: bool = False
+) -> PipelineSpec:
+    """The checked pipeline ready to run, with ``overrides`` (``--set``) applied; SpecError otherwise.
+
+    ``use_memo`` skips the azure-ai-ml loader when these exact files passed it before (see memo.py).
+    """
+    spec, problems = _analyse(path, use_memo=use_memo)
+    if problems or spec is None:
+        raise SpecError.from_problems(sort_problems(problems))
+    spec = apply_overrides(spec, overrides or {})
+    if overrides:
+        problems, _ = semantic_problems(spec)
+        if problems:
+            raise SpecError.from_problems(sort_problems(problems))
+    return spec

@@ -1,0 +1,188 @@
+"""Checks on a pipeline's YAML data before the loader runs: job types, component files, input paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctloop.engine.spec.component_checks import REMOTE_PREFIXES, component_data_problems
+from ctloop.engine.spec.literals import FILE_TYPES, LITERAL_TYPES, PATH_TYPES
+from ctloop.engine.spec.problems import Problem
+from ctloop.engine.spec.source import Field, YamlSource, read_source
+
+
+@dataclass
+class ComponentRef:
+    """Where a job's component lives: its own file (``src`` is that file) or inline in the pipeline."""
+
+    src: YamlSource
+    data: dict[str, Any]
+    prefix: Field = ()
+
+
+@dataclass
+class Precheck:
+    problems: list[Problem] = field(default_factory=list)
+    sources: dict[Path, YamlSource] = field(default_factory=dict)
+    components: dict[str, ComponentRef] = field(default_factory=dict)
+
+
+def _input_problems(src: YamlSource) -> list[Problem]:
+    inputs = src.data.get("inputs")
+    if inputs is None:
+        return []
+    if not isinstance(inputs, dict):
+        return [src.problem("pipeline.schema", "inputs", "inputs must be a mapping of name to value")]
+    problems = []
+    for name, value in inputs.items():
+        if not isinstance(value, dict):
+            continue
+        where: Field = ("inputs", str(name))
+        type_ = value.get("type")
+        if type_ not in PATH_TYPES:
+            wanted = ", ".join(sorted(PATH_TYPES))
+            reason = f"a pipeline input given as a mapping needs a data type ({wanted}); got {type_!r}"
+            problems.append(src.problem("pipeline.schema", (*where, "type"), reason))
+            continue
+        path = value.get("path")
+        if not isinstance(path, str) or not path:
+            problems.append(
+                src.problem("pipeline.input-path-exists", (*where, "path"), f"a {type_} input needs a 'path'")
+            )
+            continue
+        problems += path_problems(src, (*where, "path"), path, type_)
+    return problems
+
+
+def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[Problem]:
+    """A uri_* path must be local (relative to the pipeline file) and exist with the right kind."""
+    if "${{" in path:
+        return []
+    if path.startswith(REMOTE_PREFIXES) or "://" in path:
+        return [
+            src.problem(
+                "pipeline.input-path-exists",
+                where,
+                f"{path!r} is not a local path (the local engine reads local files)",
+            )
+        ]
+    resolved = (src.path.parent / path).resolve()
+    if not resolved.exists():
+        return [
+            src.problem(
+                "pipeline.input-path-exists", where, f"{path!r} does not exist (resolved to {resolved})"
+            )
+        ]
+    if type_ in FILE_TYPES and not resolved.is_file():
+        return [
+            src.problem("pipeline.input-path-exists", where, f"{path!r} is a folder but the type is {type_}")
+        ]
+    if type_ not in FILE_TYPES and not resolved.is_dir():
+        return [
+            src.problem("pipeline.input-path-exists", where, f"{path!r} is a file but the type is {type_}")
+        ]
+    return []
+
+
+def _component(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -> None:
+    where: Field = ("jobs", job, "component")
+    comp = spec.get("component")
+    if isinstance(comp, dict):
+        pre.components[job] = ComponentRef(src, comp, where)
+        pre.problems.extend(component_data_problems(src, comp, where))
+        return
+    if not isinstance(comp, str) or not comp:
+        pre.problems.append(
+            src.problem("pipeline.component-exists", where, "a command job needs a 'component' (a file path)")
+        )
+        return
+    if comp.startswith(REMOTE_PREFIXES):
+        reason = f"{comp!r} is a registered component; the local engine needs a local component file"
+        pre.problems.append(src.problem("pipeline.component-exists", where, reason))
+        return
+    path = (src.path.parent / comp).resolve()
+    if path in pre.sources:
+        pre.components[job] = ComponentRef(pre.sources[path], pre.sources[path].data)
+        return
+    if not path.is_file():
+        reason = f"component file {comp!r} not found (resolved to {path})"
+        pre.problems.append(src.problem("pipeline.component-exists", where, reason))
+        return
+    found: list[Problem] = []
+    csrc = read_source(path, found, what="component")
+    if csrc is None:
+        pre.problems.extend(found)
+        pre.problems.append(
+            src.problem(
+                "pipeline.component-exists",
+                where,
+                f"component file {comp!r} cannot be used: {found[0].reason}",
+            )
+        )
+        return
+    pre.sources[path] = csrc
+    pre.components[job] = ComponentRef(csrc, csrc.data)
+    pre.problems.extend(component_data_problems(csrc, csrc.data))
+
+
+def _job_input_kinds(src: YamlSource, job: str, spec: dict[str, Any], ref: ComponentRef) -> list[Problem]:
+    """Data ports given numbers, literal ports given path mappings (the loader's own errors are cryptic)."""
+    raw_inputs = spec.get("inputs")
+    ports = ref.data.get("inputs")
+    if not isinstance(raw_inputs, dict) or not isinstance(ports, dict):
+        return []
+    problems = []
+    for name, value in raw_inputs.items():
+        port = ports.get(name)
+        type_ = port.get("type") if isinstance(port, dict) else None
+        where: Field = ("jobs", job, "inputs", str(name))
+        if type_ in PATH_TYPES and isinstance(value, bool | int | float):
+            reason = (
+                f"a {type_} input needs a path ({{type: {type_}, path: ...}}) or a binding, not {value!r}"
+            )
+            problems.append(src.problem("pipeline.binding-type", where, reason))
+        elif type_ in LITERAL_TYPES and isinstance(value, dict):
+            problems.append(
+                src.problem(
+                    "pipeline.binding-type",
+                    where,
+                    f"{type_} input {name!r} needs a literal value, not a mapping",
+                )
+            )
+    return problems
+
+
+def precheck_pipeline(src: YamlSource) -> Precheck:
+    """Structural checks on the pipeline and every component it references (files read once)."""
+    pre = Precheck(sources={src.path: src})
+    data = src.data
+    if data.get("type", "pipeline") != "pipeline":
+        reason = (
+            f"this file is a {data.get('type')!r} job; the local engine runs pipeline jobs (type: pipeline)"
+        )
+        pre.problems.append(src.problem("pipeline.schema", "type", reason))
+        return pre
+    jobs = data.get("jobs")
+    if not isinstance(jobs, dict) or not jobs:
+        pre.problems.append(
+            src.problem("pipeline.schema", "jobs", "a pipeline needs a non-empty 'jobs' mapping")
+        )
+        return pre
+    pre.problems.extend(_input_problems(src))
+    for name, spec in jobs.items():
+        job = str(name)
+        if not isinstance(spec, dict):
+            pre.problems.append(src.problem("pipeline.schema", ("jobs", job), "a job must be a mapping"))
+            continue
+        type_ = spec.get("type", "command")
+        if type_ != "command":
+            reason = (
+                f"job type {type_!r} is not supported by the local engine (only 'command' jobs run locally)"
+            )
+            pre.problems.append(src.problem("pipeline.job-type-supported", ("jobs", job, "type"), reason))
+            continue
+        _component(src, job, spec, pre)
+        if job in pre.components:
+            pre.problems.extend(_job_input_kinds(src, job, spec, pre.components[job]))
+    return pre

@@ -1,0 +1,233 @@
+"""The promotion gate: does a challenger replace the champion? Pure: arrays and a policy in, a decision out.
+
+Every threshold comes from ``policies/promotion.yml`` (see :class:`GatePolicy`). The checks:
+
+1. ``eval_rows``: the evaluation slice holds at least ``min_eval_rows`` rows and both classes.
+2. ``floor``: the challenger's primary metric reaches the absolute floor.
+3. ``min_improvement``: challenger minus champion is at least ``min_improvement``.
+4. ``ci_excludes_zero``: the paired bootstrap confidence interval of that difference lies above 0.
+
+Without a champion, checks 3 and 4 pass with that reason and the floor alone decides.
+The challenger is promoted only when every check passes; nothing outside the policy can skip one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ctloop import metrics
+
+#: How many bootstrap resamples are evaluated per batch (bounds memory at batch x rows weights).
+_BATCH_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """The gate's thresholds, as read from a validated ``promotion.yml``."""
+
+    primary_metric: str
+    floor: float
+    min_improvement: float
+    min_eval_rows: int
+    resamples: int
+    confidence: float
+    seed: int
+
+    @classmethod
+    def from_dict(cls, policy: dict[str, Any]) -> GatePolicy:
+        boot = policy["bootstrap"]
+        return cls(
+            primary_metric=str(policy["primary_metric"]),
+            floor=float(policy["floor"]),
+            min_improvement=float(policy["min_improvement"]),
+            min_eval_rows=int(policy["min_eval_rows"]),
+            resamples=int(boot["resamples"]),
+            confidence=float(boot["confidence"]),
+            seed=int(boot["seed"]),
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Paired bootstrap of ``metric(challenger) - metric(champion)`` over the same resampled rows."""
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    resamples: int
+    valid_resamples: int
+    seed: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    metric: str
+    rows: int
+    positives: int
+    challenger: float
+    champion: float | None
+    champion_version: str | None
+    difference: float | None
+    floor: float
+    min_improvement: float
+    min_eval_rows: int
+    bootstrap: Bootstrap | None
+    checks: list[Check] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (NaN becomes None)."""
+        return json_ready(asdict(self))
+
+
+def json_ready(value: Any) -> Any:
+    """Dicts/lists with non-finite floats replaced by None (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def paired_bootstrap(
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    metric_name: str,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Bootstrap:
+    """Percentile CI of the metric difference; both models see the identical resampled rows."""
+    start = time.perf_counter()
+    batch_fn = metrics.BATCH_METRICS[metric_name]
+    y = np.asarray(y)
+    n = y.size
+    rng = np.random.default_rng(seed)
+    batch = max(1, min(resamples, _BATCH_CELLS // max(n, 1)))
+    diffs: list[np.ndarray] = []
+    done = 0
+    while done < resamples:
+        size = min(batch, resamples - done)
+        weights = metrics.resample_counts(n, size, rng)
+        diffs.append(batch_fn(y, challenger, weights) - batch_fn(y, champion, weights))
+        done += size
+    all_diffs = np.concatenate(diffs)
+    valid = all_diffs[np.isfinite(all_diffs)]
+    tail = (1.0 - confidence) / 2.0
+    if valid.size:
+        low, high = np.quantile(valid, [tail, 1.0 - tail])
+    else:
+        low = high = float("nan")
+    point = metrics.metric(metric_name, y, challenger) - metrics.metric(metric_name, y, champion)
+    return Bootstrap(
+        difference=float(point),
+        ci_low=float(low),
+        ci_high=float(high),
+        confidence=confidence,
+        resamples=resamples,
+        valid_resamples=int(valid.size),
+        seed=seed,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def decide(
+    y: np.ndarray,
+    challenger_scores: np.ndarray,
+    champion_scores: np.ndarray | None,
+    policy: GatePolicy,
+    champion_version: str | None = None,
+) -> Decision:
+    """Apply the gate to scores of the challenger (and the champion, if any) on the same rows."""
+    y = np.asarray(y).astype(bool).ravel()
+    name = policy.primary_metric
+    rows, positives = int(y.size), int(y.sum())
+    checks: list[Check] = []
+
+    evaluable = metrics.has_both_classes(y)
+    if rows < policy.min_eval_rows:
+        checks.append(Check("eval_rows", False, f"{rows} rows < min_eval_rows {policy.min_eval_rows}"))
+    elif not evaluable:
+        checks.append(
+            Check("eval_rows", False, f"the eval slice holds one class only ({positives} positives)")
+        )
+    else:
+        checks.append(
+            Check("eval_rows", True, f"{rows} rows >= {policy.min_eval_rows}, {positives} positives")
+        )
+
+    challenger = metrics.metric(name, y, challenger_scores) if evaluable else float("nan")
+    if np.isfinite(challenger) and challenger >= policy.floor:
+        checks.append(Check("floor", True, f"challenger {name} {challenger:.4f} >= floor {policy.floor}"))
+    else:
+        checks.append(Check("floor", False, f"challenger {name} {challenger:.4f} < floor {policy.floor}"))
+
+    champion: float | None = None
+    difference: float | None = None
+    boot: Bootstrap | None = None
+    if champion_scores is None:
+        no_champ = "no champion yet: the floor alone decides"
+        checks.append(Check("min_improvement", True, no_champ))
+        checks.append(Check("ci_excludes_zero", True, no_champ))
+    elif not evaluable:
+        checks.append(Check("min_improvement", False, "metric undefined on this eval slice"))
+        checks.append(Check("ci_excludes_zero", False, "metric undefined on this eval slice"))
+    else:
+        champion = metrics.metric(name, y, champion_scores)
+        difference = challenger - champion
+        ok = difference >= policy.min_improvement
+        sign = ">=" if ok else "<"
+        checks.append(
+            Check(
+                "min_improvement",
+                ok,
+                f"challenger - champion = {difference:+.4f} {sign} min_improvement {policy.min_improvement}",
+            )
+        )
+        boot = paired_bootstrap(
+            y, challenger_scores, champion_scores, name, policy.resamples, policy.confidence, policy.seed
+        )
+        level = f"{policy.confidence:.0%} CI [{boot.ci_low:+.4f}, {boot.ci_high:+.4f}]"
+        if boot.ci_low > 0:
+            checks.append(Check("ci_excludes_zero", True, f"{level} lies above 0"))
+        elif boot.ci_high < 0:
+            checks.append(Check("ci_excludes_zero", False, f"{level} lies below 0: the challenger is worse"))
+        else:
+            checks.append(Check("ci_excludes_zero", False, f"{level} contains 0: not better beyond noise"))
+
+    promote = all(c.passed for c in checks)
+    failed = [c for c in checks if not c.passed]
+    reason = "all checks passed" if promote else "; ".join(f"{c.name}: {c.reason}" for c in failed)
+    return Decision(
+        promote=promote,
+        metric=name,
+        rows=rows,
+        positives=positives,
+        challenger=challenger,
+        champion=champion,
+        champion_version=champion_version,
+        difference=difference,
+        floor=policy.floor,
+        min_improvement=policy.min_improvement,
+        min_eval_rows=policy.min_eval_rows,
+        bootstrap=boot,
+        checks=checks,
+        reason=reason,
+    )

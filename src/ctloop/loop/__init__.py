@@ -1,0 +1,1 @@
+"""The continuous-training loop: one turn is monitor -> check triggers -> training pipeline -> deploy."""

@@ -1,0 +1,116 @@
+"""One turn of the continuous-training loop: monitor -> check triggers -> retrain -> deploy.
+
+The training pipeline (``pipelines/training.yml``) ingests the landing folder, validates it,
+splits it by time, trains, gates the challenger against the champion and registers it; the loop
+records in the metrics history what it did (events ``trigger_check``, ``retrain``, ``promote``,
+``deploy``, and ``confirm`` when the gate kept the champion) at the loop's clock (wall time, or
+the data's time in a replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctloop.loop.pipeline import RetrainResult
+from ctloop.monitor import check
+from ctloop.monitor.history import History, WindowRow
+from ctloop.monitor.service import Monitor, iso, utc
+from ctloop.triggers import TriggerDecision, TriggerInputs, TriggerPolicy
+
+Retrainer = Callable[[Mapping[str, Any], Path], RetrainResult]
+Deployer = Callable[[RetrainResult], dict[str, Any]]
+
+
+@dataclass
+class Loop:
+    """Everything one loop turn needs; the same object serves ``ctloop loop`` and the replay."""
+
+    monitor: Monitor
+    triggers: TriggerPolicy
+    model_name: str
+    retrainer: Retrainer
+    pipeline_inputs: dict[str, Any]
+    work_root: Path
+    deployer: Deployer | None = None
+    champion: Callable[[], check.ChampionInfo | None] | None = None
+    _registry: Any = field(default=None, repr=False)
+
+    @property
+    def history(self) -> History:
+        return self.monitor.history
+
+    @property
+    def scope(self) -> str:
+        return self.monitor.scope
+
+    def champion_info(self) -> check.ChampionInfo | None:
+        if self.champion:
+            return self.champion()
+        if self._registry is None:
+            from ctloop.registry import open_registry
+
+            self._registry = open_registry(self.model_name)  # opened once: a client takes seconds
+        return check.champion_info(self.model_name, self._registry)
+
+    def retrain(self, as_of: pd.Timestamp, fired: list[str]) -> RetrainResult:
+        """Run the training pipeline once and record the outcome (and the deployment) as events."""
+        count = len(self.history.events(self.scope, "retrain"))
+        work = self.work_root / f"retrain-{count + 1:04d}"
+        result = self.retrainer(self.pipeline_inputs, work)
+        when = iso(as_of)
+        self.history.append_event(self.scope, when, "retrain", {"fired": fired, **result.to_dict()})
+        if result.status == "completed" and not result.promoted and result.champion_before:
+            # the champion beat a challenger trained on the latest data: it is validated anew
+            self.history.append_event(
+                self.scope,
+                when,
+                "confirm",
+                {"version": result.champion_before, "metric": result.champion_metric},
+            )
+        if result.status == "completed" and result.promoted and result.version:
+            self.history.append_event(
+                self.scope,
+                when,
+                "promote",
+                {
+                    "version": result.version,
+                    "from": result.champion_before,
+                    "metric": result.challenger_metric,
+                },
+            )
+            if self.deployer is not None:
+                self.history.append_event(
+                    self.scope, when, "deploy", {"version": result.version, **self.deployer(result)}
+                )
+            elif result.deployment and result.deployment.get("status") == "promoted":
+                self.history.append_event(
+                    self.scope, when, "deploy", {"version": result.version, **result.deployment}
+                )
+        return result
+
+
+@dataclass
+class Turn:
+    """What one loop turn saw and did."""
+
+    as_of: pd.Timestamp
+    windows: list[WindowRow]
+    inputs: TriggerInputs
+    decision: TriggerDecision
+    result: RetrainResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def turn(loop: Loop, as_of: str | pd.Timestamp, since: pd.Timestamp | None = None) -> Turn:
+    """Monitor up to ``as_of``, check the triggers, retrain when they say so."""
+    when = utc(as_of)
+    windows = loop.monitor.run(when, since)
+    inputs, decision = check.check(loop.history, loop.scope, loop.champion_info(), when, loop.triggers)
+    check.record_check(loop.history, loop.scope, when, inputs, decision)
+    result = loop.retrain(when, decision.fired) if decision.retrain else None
+    return Turn(when, windows, inputs, decision, result)

@@ -1,0 +1,129 @@
+"""Binary-classification metrics: the gate's primary metric, its weighted forms, and the report.
+
+Scores are probabilities of the positive class. Weighted forms take one row of non-negative
+weights per bootstrap resample (how many times each row was drawn), so a paired bootstrap
+evaluates two models on exactly the same resampled rows without copying data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+#: Metrics the gate can use as its primary metric (all: higher is better).
+PRIMARY_METRICS: tuple[str, ...] = ("roc_auc", "average_precision")
+
+
+def _as_arrays(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(bool).ravel()
+    scores = np.asarray(scores, dtype=float).ravel()
+    if y.shape != scores.shape:
+        raise ValueError(f"labels ({y.size}) and scores ({scores.size}) differ in length")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores contain NaN or infinite values")
+    return y, scores
+
+
+def has_both_classes(y: np.ndarray) -> bool:
+    """True when the labels hold at least one positive and one negative."""
+    y = np.asarray(y).astype(bool)
+    return bool(y.any() and (~y).any())
+
+
+def roc_auc_batch(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC-AUC under each row of ``weights`` (shape ``(B, n)``): the weighted Mann-Whitney statistic.
+
+    AUC = sum over positive i, negative j of w_i w_j ([s_i > s_j] + ½[s_i = s_j]) / (W+ W-).
+    One sort serves all B resamples; tied scores count one half. A resample without both
+    classes gives NaN.
+    """
+    y, scores = _as_arrays(y, scores)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    sorted_y = y[order]
+    w = weights[:, order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    pos = np.add.reduceat(w * sorted_y, starts, axis=1)
+    neg = np.add.reduceat(w * ~sorted_y, starts, axis=1)
+    neg_below = np.cumsum(neg, axis=1) - neg
+    numerator = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
+    denominator = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan)
+
+
+def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC of one score vector (NaN when the labels hold a single class)."""
+    return float(roc_auc_batch(y, scores, np.ones((1, np.size(y))))[0])
+
+
+def average_precision_batch(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Average precision under each row of ``weights``: sum over thresholds of ΔRecall x Precision.
+
+    Thresholds are the distinct scores, highest first (sklearn's step form). NaN for a resample
+    without positives.
+    """
+    y, scores = _as_arrays(y, scores)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores = scores[order]
+    sorted_y = y[order]
+    w = weights[:, order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    pos = np.add.reduceat(w * sorted_y, starts, axis=1)
+    neg = np.add.reduceat(w * ~sorted_y, starts, axis=1)
+    tp = np.cumsum(pos, axis=1)
+    predicted = tp + np.cumsum(neg, axis=1)
+    total_pos = tp[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        ap = (pos * precision).sum(axis=1) / total_pos
+    return np.where(total_pos > 0, ap, np.nan)
+
+
+def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision (area under the precision-recall curve, step form)."""
+    return float(average_precision_batch(y, scores, np.ones((1, np.size(y))))[0])
+
+
+#: name -> batch form used by the bootstrap (weights of shape (B, n)).
+BATCH_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    "roc_auc": roc_auc_batch,
+    "average_precision": average_precision_batch,
+}
+
+
+def metric(name: str, y: np.ndarray, scores: np.ndarray) -> float:
+    """Evaluate the primary metric ``name`` on one score vector."""
+    if name not in BATCH_METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(BATCH_METRICS)}")
+    return float(BATCH_METRICS[name](y, scores, np.ones((1, np.size(y))))[0])
+
+
+def report(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Threshold-free metrics for logging: ROC-AUC, average precision, log loss and Brier (NaN
+    unless the scores are probabilities), base rate, rows."""
+    y, scores = _as_arrays(y, scores)
+    out: dict[str, float] = {
+        "rows": float(y.size),
+        "positive_rate": float(y.mean()) if y.size else float("nan"),
+    }
+    out["roc_auc"] = roc_auc(y, scores)
+    out["average_precision"] = average_precision(y, scores) if y.any() else float("nan")
+    probabilities = bool(y.size) and bool(((scores >= 0) & (scores <= 1)).all())
+    if probabilities:
+        clipped = np.clip(scores, np.finfo(float).eps, 1 - np.finfo(float).eps)
+        out["log_loss"] = float(-np.mean(np.where(y, np.log(clipped), np.log1p(-clipped))))
+        out["brier"] = float(np.mean((scores - y) ** 2))
+    else:
+        out["log_loss"] = out["brier"] = float("nan")
+    return out
+
+
+def resample_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """How many times each of ``n`` rows is drawn in each of ``resamples`` draws with replacement."""
+    idx = rng.integers(0, n, size=(resamples, n))
+    offsets = (np.arange(resamples) * n)[:, None]
+    return np.bincount((idx + offsets).ravel(), minlength=resamples * n).reshape(resamples, n)

@@ -1,0 +1,153 @@
+"""deploy: roll the registered version out to the online endpoint when the gate promoted it.
+
+``python -m ctloop.steps.deploy --registration DIR --eval DIR --policies DIR --deployment OUT
+[--endpoints DIR] [--target local|azure]``
+
+Reads ``<registration>/registration.json`` (written by the register step). Fields relied on:
+``model_name`` (str) and ``version`` (str or int) always; ``promoted`` (bool, absent = false);
+optionally ``model_dir`` / ``model_uri`` / ``source``, used when one names an existing local
+model folder (else the version is fetched from the registry). When ``promoted`` is false the
+step records ``skipped: gate did not promote`` and exits 0. Otherwise it runs the blue/green
+rollout (``ctloop rollout start``, policies/rollout.yml) in a child process, so this step never
+imports the endpoint code itself, and writes ``<deployment>/deployment.json``: ``status``
+(``skipped`` | ``promoted`` | ``rolled_back`` | ``failed``), ``reason``, ``model_name``,
+``version``, ``rollout_id``, ``endpoint``, ``slot``, ``checks``. A rollback exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ctloop.steps import fail, log_mlflow
+
+STEP = "deploy"
+REGISTRATION_FILE = "registration.json"
+DEPLOYMENT_FILE = "deployment.json"
+SKIPPED_REASON = "gate did not promote"
+
+
+def read_registration(folder: Path) -> dict[str, Any]:
+    """The fields of registration.json this step uses; ValueError('<file>: <field>: <reason>')."""
+    path = folder / REGISTRATION_FILE if folder.is_dir() else folder
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: <file>: not found (the register step writes it)") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: <file>: not readable JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: <root>: expected a JSON object")
+    name, version = data.get("model_name"), data.get("version")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{path}: model_name: missing or not a string")
+    if isinstance(version, bool) or not isinstance(version, str | int) or str(version) == "":
+        raise ValueError(f"{path}: version: missing or not a string/integer")
+    promoted = data.get("promoted", False)
+    if not isinstance(promoted, bool):
+        raise ValueError(f"{path}: promoted: expected true or false, got {promoted!r}")
+    return {"path": path, "model_name": name, "version": str(version), "promoted": promoted}
+
+
+def _write(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEPLOYMENT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def _rollout(args: argparse.Namespace, registration: Path, result_file: Path) -> int:
+    endpoints = args.endpoints or args.policies.resolve().parent / "pipelines" / "endpoints"
+    cmd = [
+        sys.executable,
+        "-m",
+        "ctloop.cli",
+        "rollout",
+        "start",
+        "--registration",
+        str(registration),
+        "--eval",
+        str(args.eval),
+        "--policies",
+        str(args.policies),
+        "--endpoints",
+        str(endpoints),
+        "--target",
+        args.target,
+        "--result",
+        str(result_file),
+    ]
+    return subprocess.call(cmd)
+
+
+def deploy(args: argparse.Namespace) -> int:
+    try:
+        reg = read_registration(args.registration)
+    except ValueError as exc:
+        file, _, rest = str(exc).partition(": ")
+        return fail(STEP, [(file, rest)])
+    base = {"model_name": reg["model_name"], "version": reg["version"]}
+    if not reg["promoted"]:
+        _write(args.deployment, {**base, "status": "skipped", "reason": SKIPPED_REASON})
+        print(f"{STEP}: skipped: {SKIPPED_REASON} ({reg['model_name']} version {reg['version']})")
+        return 0
+    result_file = args.deployment / "rollout.json"
+    args.deployment.mkdir(parents=True, exist_ok=True)
+    code = _rollout(args, reg["path"], result_file)
+    try:
+        state = json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        state = {}
+    status = state.get("stage") if state.get("stage") in ("promoted", "rolled_back") else "failed"
+    result = {
+        **base,
+        "status": status,
+        "reason": state.get("reason") or (None if code == 0 else f"rollout exited with code {code}"),
+        "rollout_id": state.get("id"),
+        "endpoint": state.get("endpoint"),
+        "slot": state.get("new"),
+        "previous_slot": state.get("old"),
+        "checks": state.get("checks", []),
+    }
+    _write(args.deployment, result)
+    log_mlflow(
+        metrics={"deployed": float(status == "promoted")},
+        params={"deploy_status": status, "deploy_slot": result["slot"]},
+        tags={"ctloop.deploy_status": status},
+        failed=status != "promoted",
+    )
+    if status != "promoted":
+        return fail(STEP, [("rollout", f"{status}: {result['reason']}")])
+    print(f"{STEP}: {reg['model_name']} version {reg['version']} serves 100% in slot {result['slot']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--registration", required=True, type=Path, help="register step output (registration.json)"
+    )
+    parser.add_argument(
+        "--eval", required=True, type=Path, help="eval dataset folder (smoke and canary traffic)"
+    )
+    parser.add_argument("--policies", required=True, type=Path, help="policies folder (rollout.yml)")
+    parser.add_argument("--deployment", required=True, type=Path, help="output folder for deployment.json")
+    parser.add_argument(
+        "--endpoints", type=Path, help="endpoint YAML folder (default: <policies>/../pipelines/endpoints)"
+    )
+    parser.add_argument(
+        "--target",
+        choices=("local", "azure"),
+        default=os.environ.get("CTLOOP_TARGET") or "local",
+        help="endpoint target",
+    )
+    return deploy(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
