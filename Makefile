@@ -17,7 +17,7 @@ STACK ?= dev
 TARGET ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dnn test lint run-pipeline runs lock clean
+.PHONY: help setup setup-dnn browser test lint run-pipeline runs lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -40,8 +40,13 @@ setup: $(STAMP) ## Create or refresh the venv from the lock file (instant when c
 
 setup-dnn: $(DNN_STAMP) ## Add PyTorch for the deep-learning trainer
 
-test: $(DNN_STAMP) ## Run the whole test suite (installs what it needs)
-	@$(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS); rc=$$?; \
+browser: ## Headless Chromium for the dashboard render test (installed only under CI=true, as root)
+	@command -v chromium >/dev/null 2>&1 || { [ "$${CI:-}" = true ] && [ "$$(id -u)" = 0 ] && \
+	  (apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium >/dev/null); } \
+	  || echo "chromium is not installed: the dashboard render test will skip (apt-get install chromium)"
+
+test: $(DNN_STAMP) browser ## Run the whole test suite (installs what it needs; one BLAS/OpenMP thread per worker)
+	@OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP) ## ruff and the import contracts

@@ -5,7 +5,7 @@ Shared key access is disabled in every stack: the workspace is created with
 (workspace, cluster and endpoint managed identities; users' own identities from a laptop). What ctloop
 uses (jobs on clusters, MLflow logging, blob datastores, managed online endpoints) works this way;
 what does not (compute instances with a system-assigned identity, notebook ``git clone`` speed) is
-not part of ctloop. See docs/readme/infra.md.
+not part of ctloop. See the README (Infrastructure).
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def test_pulumi_policy_yaml_points_at_the_project_venv():
 
 
 def test_docs_table_lists_every_policy_as_the_pack_defines_it(rules):
-    doc = (ROOT / "docs" / "readme" / "infra.md").read_text()
+    doc = (ROOT / "README.md").read_text()
     rows = {}
     for line in doc.splitlines():
         cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]

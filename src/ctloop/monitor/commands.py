@@ -298,7 +298,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ctloop.policies import PolicyError
-    from ctloop.replay.compare import format_table, replay
+    from ctloop.replay.compare import ReplayError, format_table, replay
     from ctloop.replay.stream import StreamError
 
     try:
@@ -312,7 +312,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             max_batches=args.max_batches,
             workers=args.workers,
         )
-    except (PolicyError, StreamError) as exc:
+    except (PolicyError, StreamError, ReplayError) as exc:
         return _error("replay", exc)
     print(json.dumps(report["table"], indent=2) if args.json else format_table(report))
     return 0

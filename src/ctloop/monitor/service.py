@@ -95,7 +95,7 @@ class Monitor:
         recorded_at = iso(pd.Timestamp.now(tz="UTC"))
         written = []
         for start, end in windows:
-            lo = end - lookback
+            lo = start - lookback  # a label arriving in the window may answer a prediction this old
             metrics = window_metrics(
                 start,
                 end,

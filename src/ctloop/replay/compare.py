@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ctloop import gate
 from ctloop.contracts import load_data_policy
 from ctloop.monitor.settings import load_settings
@@ -25,28 +28,48 @@ from ctloop.policies import load_policy
 from ctloop.replay.policies import FitCache, PolicyResult, ReplayConfig, run_baseline, run_trigger_policy
 from ctloop.replay.stream import make_stream
 
+
+class ReplayError(ValueError):
+    """The replay cannot start; the message names the file or option and the reason."""
+
+
+PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w-]+)\s*\}\}")
 POLICIES = ("trigger", "never", "every", "fixed")
 RESULT_FILE = "replay.json"
+
+
+def train_settings(pipeline: Path) -> tuple[str, dict[str, Any]]:
+    """The train job's trainer and hyperparameter defaults, read from the pipeline and component YAML
+    (the baselines train exactly as the pipeline's train step does, without loading Azure ML)."""
+    from ctloop.steps.train import HYPERPARAMETERS
+
+    data = yaml.safe_load(pipeline.read_text())
+    job = data["jobs"]["train"]
+    component = yaml.safe_load((pipeline.parent / job["component"]).read_text())
+    ports = component.get("inputs") or {}
+    options = {
+        name: ports[name]["default"]
+        for name in HYPERPARAMETERS
+        if isinstance(ports.get(name), dict) and ports[name].get("default") is not None
+    }
+    trainer = str((job.get("inputs") or {}).get("trainer", "hgb"))
+    bound = PARENT_INPUT.fullmatch(trainer.strip())
+    if bound:
+        value = (data.get("inputs") or {}).get(bound.group(1), "hgb")
+        trainer = str(value.get("default", "hgb") if isinstance(value, dict) else value)
+    return trainer, options
 
 
 def _config(
     policies: Path, pipeline: Path, batch_days: int | None
 ) -> tuple[ReplayConfig, Any, dict[str, Any]]:
-    from ctloop.loop.pipeline import InProcessRetrainer
-
     settings = load_settings(policies, replay=True)
     replay = settings.raw["replay"]
     data_policy = load_data_policy(policies)
-    train = InProcessRetrainer(pipeline).spec.jobs["train"]
-    options = {
-        name: train.component.inputs[name].default
-        for name in ("max_iter", "learning_rate", "max_depth", "n_estimators", "seed")
-        if name in train.component.inputs and train.component.inputs[name].default is not None
-    }
-    trainer = train.inputs["trainer"]
+    trainer, options = train_settings(pipeline)
     config = ReplayConfig(
         split=data_policy["split"],
-        trainer=str(trainer.value if trainer.kind == "literal" else "hgb"),
+        trainer=trainer,
         trainer_options=options,
         gate_policy=gate.GatePolicy.from_dict(load_policy("promotion", policies)),
         decision_threshold=float(load_policy("rollout", policies)["serving"]["decision_threshold"]),
@@ -129,7 +152,11 @@ def replay(
     out = Path(out).absolute() if out else paths.state_dir() / "replay"
     config, settings, data_policy = _config(policies, pipeline, batch_days)
     make_stream(dataset, data_policy)  # a dataset that cannot be streamed fails here, before any change
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        if not (out / RESULT_FILE).is_file():
+            raise ReplayError(
+                f"{out}: --out: folder is not empty and holds no earlier replay; choose another"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True)
     names = POLICIES if compare else ("trigger",)
