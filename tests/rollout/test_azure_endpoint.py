@@ -267,3 +267,25 @@ def test_an_interrupted_azure_rollout_rolls_back_through_the_sdk(azure: Any, tmp
     assert client.of("delete") == [("green", "ctloop-rainfall")]
     assert set(endpoint.deployments()) == {"blue"}
     assert registry.versions["3"].tags["ctloop.rejected_reason"] == "alert fired"
+
+
+def test_the_stack_endpoint_name_wins_over_endpoint_yml(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Infra derives one endpoint name per stack (names are unique per region); the rollout uses it."""
+    from ctloop.rollout.azure_endpoint import configured_endpoint_name
+
+    monkeypatch.delenv("AZUREML_ENDPOINT_NAME", raising=False)
+    config = tmp_path / ".azureml"
+    assert configured_endpoint_name(config) is None
+    config.mkdir()
+    (config / "config.json").write_text('{"workspace_name": "w", "endpoint_name": "ctloop-prod-ab12cd"}')
+    assert configured_endpoint_name(config) == "ctloop-prod-ab12cd"
+    monkeypatch.setenv("AZUREML_ENDPOINT_NAME", "from-env")
+    assert configured_endpoint_name(config) == "from-env"
+
+    client = FakeMLClient()
+    policy = load_rollout_policy(repo_root / "policies")
+    endpoint = AzureEndpoint(client, policy, repo_root / "pipelines" / "endpoints", name="ctloop-prod-ab12cd")
+    endpoint.ensure_endpoint()
+    assert set(client.online_endpoints.stored) == {"ctloop-prod-ab12cd"}

@@ -146,11 +146,14 @@ class AzureEndpoint(Endpoint):
         policy: RolloutPolicy,
         endpoints_dir: str | Path,
         metrics_query: MetricsQuery | None = None,
+        name: str | None = None,
     ) -> None:
         self.ml_client = ml_client
         self.policy = policy
         self.endpoints_dir = Path(endpoints_dir)
-        self.name = endpoint_name(self.endpoints_dir)
+        # The stack's endpoint (names are unique per region, so infra derives one per stack);
+        # endpoint.yml's name is the fallback.
+        self.name = name or endpoint_name(self.endpoints_dir)
         self.metrics_query = metrics_query
 
     def _get(self) -> Any:
@@ -166,6 +169,7 @@ class AzureEndpoint(Endpoint):
             from azure.ai.ml import load_online_endpoint
 
             endpoint = load_online_endpoint(str(endpoint_file(self.endpoints_dir)))
+            endpoint.name = self.name
             return self.ml_client.online_endpoints.begin_create_or_update(endpoint).result()
 
     def deployments(self) -> dict[str, DeploymentInfo]:
@@ -266,6 +270,20 @@ class AzureEndpoint(Endpoint):
             },
         )
         return parse_metrics(requests, latency)
+
+
+def configured_endpoint_name(config_dir: str | Path = ".azureml") -> str | None:
+    """The stack's endpoint name: ``$AZUREML_ENDPOINT_NAME``, else ``endpoint_name`` in
+    ``.azureml/config.json`` (written from the Pulumi stack outputs), else None."""
+    explicit = os.environ.get("AZUREML_ENDPOINT_NAME", "").strip()
+    if explicit:
+        return explicit
+    path = Path(config_dir) / "config.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("endpoint_name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def ml_client_from_environment() -> Any:

@@ -114,12 +114,19 @@ def _endpoint(args: argparse.Namespace, policy: Any) -> Any:
     if args.target == "azure":
         from ctloop.rollout.azure_endpoint import (
             AzureEndpoint,
+            configured_endpoint_name,
             ml_client_from_environment,
             rest_metrics_query,
         )
 
         client = ml_client_from_environment()
-        return AzureEndpoint(client, policy, args.endpoints, rest_metrics_query(client._credential))
+        return AzureEndpoint(
+            client,
+            policy,
+            args.endpoints,
+            rest_metrics_query(client._credential),
+            name=configured_endpoint_name(),
+        )
     from ctloop.rollout.local import LocalEndpoint
 
     return LocalEndpoint(policy, args.endpoints)
