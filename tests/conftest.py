@@ -30,24 +30,3 @@ def ctloop_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'registry' / 'mlflow.db'}")
     (home / "registry").mkdir()
     return home
-
-
-#: Modules that take the longest: scheduled first, so the two workers finish together
-#: (pytest-xdist's loadscope hands out whole modules in collection order).
-SLOW_FIRST = (
-    "tests/e2e/",
-    "tests/replay/",
-    "tests/model/test_model_steps.py",
-    "tests/dnn/test_distributed.py",
-    "tests/dnn/test_resume.py",
-    "tests/rollout/test_rollouts.py",
-    "tests/serving/test_serving_http.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = Path(str(item.fspath)).relative_to(REPO).as_posix()
-        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
-
-    items.sort(key=rank)

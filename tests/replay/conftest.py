@@ -15,3 +15,14 @@ def _one_thread() -> Iterator[None]:
 
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture
+def loop_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """(CTLOOP_HOME, an empty landing folder) for a ``ctloop loop`` test; MLflow under the home."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CTLOOP_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    landing = tmp_path / "landing"  # empty: the pipeline ingests the bundled rainfall data
+    landing.mkdir()
+    return home, landing

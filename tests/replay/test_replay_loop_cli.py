@@ -11,13 +11,11 @@ from ctloop.monitor.history import History
 
 
 def test_loop_turns_train_first_then_wait(
-    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    loop_home: tuple[Path, Path],
+    repo_root: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("CTLOOP_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    landing = tmp_path / "landing"  # empty: the pipeline ingests the bundled rainfall data
-    landing.mkdir()
+    home, landing = loop_home
     args = [
         "loop",
         "--in-process",

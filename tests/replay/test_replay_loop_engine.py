@@ -12,14 +12,13 @@ from ctloop.monitor.history import History
 
 @pytest.mark.e2e
 def test_loop_runs_the_engine_pipeline_and_records_the_deployment(
-    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    loop_home: tuple[Path, Path],
+    repo_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("CTLOOP_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    home, landing = loop_home
     monkeypatch.chdir(repo_root)  # the deploy step finds pipelines/endpoints beside the policies
-    landing = tmp_path / "landing"
-    landing.mkdir()
     try:
         code = main(
             [

@@ -279,7 +279,10 @@ def test_the_stack_endpoint_name_wins_over_endpoint_yml(
     config = tmp_path / ".azureml"
     assert configured_endpoint_name(config) is None
     config.mkdir()
-    (config / "config.json").write_text('{"workspace_name": "w", "endpoint_name": "ctloop-prod-ab12cd"}')
+    (config / "config.json").write_text(
+        '{"subscription_id": "s", "resource_group": "rg", "workspace_name": "w", '
+        '"endpoint_name": "ctloop-prod-ab12cd"}'
+    )
     assert configured_endpoint_name(config) == "ctloop-prod-ab12cd"
     monkeypatch.setenv("AZUREML_ENDPOINT_NAME", "from-env")
     assert configured_endpoint_name(config) == "from-env"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +22,7 @@ import yaml
 
 from ctloop import gate
 from ctloop.contracts import load_data_policy
+from ctloop.engine.spec.model import PARENT_INPUT
 from ctloop.monitor.settings import load_settings
 from ctloop.policies import load_policy
 from ctloop.replay.policies import FitCache, PolicyResult, ReplayConfig, run_baseline, run_trigger_policy
@@ -33,7 +33,6 @@ class ReplayError(ValueError):
     """The replay cannot start; the message names the file or option and the reason."""
 
 
-PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w-]+)\s*\}\}")
 POLICIES = ("trigger", "never", "every", "fixed")
 RESULT_FILE = "replay.json"
 

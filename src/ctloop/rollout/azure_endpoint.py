@@ -275,15 +275,18 @@ class AzureEndpoint(Endpoint):
 def configured_endpoint_name(config_dir: str | Path = ".azureml") -> str | None:
     """The stack's endpoint name: ``$AZUREML_ENDPOINT_NAME``, else ``endpoint_name`` in
     ``.azureml/config.json`` (written from the Pulumi stack outputs), else None."""
+    from ctloop.azure.workspace import AzureSetupError, read_config
+
     explicit = os.environ.get("AZUREML_ENDPOINT_NAME", "").strip()
     if explicit:
         return explicit
     path = Path(config_dir) / "config.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("endpoint_name")
-    except (OSError, ValueError, AttributeError):
+    if not path.is_file():
         return None
-    return value if isinstance(value, str) and value else None
+    try:
+        return read_config(path).get("endpoint_name") or None
+    except AzureSetupError:
+        return None
 
 
 def ml_client_from_environment() -> Any:
