@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 
 import numpy as np
@@ -39,11 +38,12 @@ def test_percentiles_nearest_rank() -> None:
 
 
 def test_metrics_by_deployment_and_window() -> None:
-    store = MetricsStore(capacity=1000)
+    now = [1000.0]
+    store = MetricsStore(capacity=1000, clock=lambda: now[0])
     for i in range(100):
         store.record("blue", 200 if i % 10 else 500, float(i))
     store.record("green", 400, 3.0)
-    cut = time.time()
+    now[0] = cut = 1001.0
     store.record("green", 200, 7.0, mirrored=True)
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200).tolist()

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ctloop.rollout.endpoint import DeploymentMetrics
@@ -32,9 +33,13 @@ def primary_metric(name: str | None, labels: list[int], scores: list[float]) -> 
 
 
 class MetricsStore:
-    """The last ``capacity`` requests (time, deployment, status, latency, mirrored) and labelled rows."""
+    """The last ``capacity`` requests (time, deployment, status, latency, mirrored) and labelled rows.
 
-    def __init__(self, capacity: int) -> None:
+    ``clock`` stamps each record (epoch seconds by default); windows compare against its values.
+    """
+
+    def __init__(self, capacity: int, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._requests: deque[tuple[float, str, int, float, bool]] = deque(maxlen=capacity)
         self._labelled: deque[tuple[float, str, list[int], list[float]]] = deque(
             maxlen=max(1, capacity // 10)
@@ -43,12 +48,12 @@ class MetricsStore:
 
     def record(self, deployment: str, status: int, latency_ms: float, mirrored: bool = False) -> None:
         with self._lock:
-            self._requests.append((time.time(), deployment, status, latency_ms, mirrored))
+            self._requests.append((self._clock(), deployment, status, latency_ms, mirrored))
 
     def record_labelled(self, deployment: str, labels: list[int], scores: list[float]) -> None:
         if len(labels) == len(scores):
             with self._lock:
-                self._labelled.append((time.time(), deployment, labels, scores))
+                self._labelled.append((self._clock(), deployment, labels, scores))
 
     def summary(self, since: float = 0.0, metric: str | None = None) -> dict[str, DeploymentMetrics]:
         """Metrics per deployment for requests at or after ``since`` (epoch seconds)."""
