@@ -9,17 +9,21 @@ Every threshold comes from ``policies/promotion.yml`` (see :class:`GatePolicy`).
 
 Without a champion, checks 3 and 4 pass with that reason and the floor alone decides.
 The challenger is promoted only when every check passes; nothing outside the policy can skip one.
+Values meet their thresholds as :func:`ctloop.triggers.reaches` compares them (at a fixed decimal
+resolution), so 0.82 - 0.81, which is 0.00999... in binary floating point, reaches 0.01.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ctloop import metrics
+from ctloop.triggers import reaches
 
 #: How many bootstrap resamples are evaluated per batch (bounds memory at batch x rows weights).
 _BATCH_CELLS = 2_000_000
@@ -105,6 +109,17 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def interval(differences: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Two-sided percentile interval at ``confidence`` of the finite ``differences`` (NaN if none)."""
+    values = np.asarray(differences, dtype=float)
+    valid = values[np.isfinite(values)]
+    if not valid.size:
+        return float("nan"), float("nan")
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(valid, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def paired_bootstrap(
     y: np.ndarray,
     challenger: np.ndarray,
@@ -113,14 +128,20 @@ def paired_bootstrap(
     resamples: int,
     confidence: float,
     seed: int,
+    batch_cells: int = _BATCH_CELLS,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Bootstrap:
-    """Percentile CI of the metric difference; both models see the identical resampled rows."""
-    start = time.perf_counter()
+    """Percentile CI of the metric difference; both models see the identical resampled rows.
+
+    Resamples are drawn in batches of at most ``batch_cells`` weights; the draws, and so the
+    interval, do not depend on the batch size.
+    """
+    start = clock()
     batch_fn = metrics.BATCH_METRICS[metric_name]
     y = np.asarray(y)
     n = y.size
     rng = np.random.default_rng(seed)
-    batch = max(1, min(resamples, _BATCH_CELLS // max(n, 1)))
+    batch = max(1, batch_cells // max(n, 1))
     diffs: list[np.ndarray] = []
     done = 0
     while done < resamples:
@@ -129,23 +150,56 @@ def paired_bootstrap(
         diffs.append(batch_fn(y, challenger, weights) - batch_fn(y, champion, weights))
         done += size
     all_diffs = np.concatenate(diffs)
-    valid = all_diffs[np.isfinite(all_diffs)]
-    tail = (1.0 - confidence) / 2.0
-    if valid.size:
-        low, high = np.quantile(valid, [tail, 1.0 - tail])
-    else:
-        low = high = float("nan")
+    low, high = interval(all_diffs, confidence)
     point = metrics.metric(metric_name, y, challenger) - metrics.metric(metric_name, y, champion)
     return Bootstrap(
         difference=float(point),
-        ci_low=float(low),
-        ci_high=float(high),
+        ci_low=low,
+        ci_high=high,
         confidence=confidence,
-        resamples=resamples,
-        valid_resamples=int(valid.size),
+        resamples=int(all_diffs.size),
+        valid_resamples=int(np.isfinite(all_diffs).sum()),
         seed=seed,
-        seconds=time.perf_counter() - start,
+        seconds=clock() - start,
     )
+
+
+def check_rows(rows: int, positives: int, policy: GatePolicy) -> Check:
+    """``eval_rows``: enough rows, and both classes among them."""
+    if rows < policy.min_eval_rows:
+        return Check("eval_rows", False, f"{rows} rows < min_eval_rows {policy.min_eval_rows}")
+    if positives in (0, rows):
+        return Check("eval_rows", False, f"the eval slice holds one class only ({positives} positives)")
+    return Check("eval_rows", True, f"{rows} rows >= {policy.min_eval_rows}, {positives} positives")
+
+
+def check_floor(challenger: float, policy: GatePolicy) -> Check:
+    """``floor``: the challenger's metric reaches the policy's absolute floor (NaN never does)."""
+    name = policy.primary_metric
+    if np.isfinite(challenger) and reaches(challenger, policy.floor):
+        return Check("floor", True, f"challenger {name} {challenger:.4f} >= floor {policy.floor}")
+    return Check("floor", False, f"challenger {name} {challenger:.4f} < floor {policy.floor}")
+
+
+def check_improvement(difference: float, policy: GatePolicy) -> Check:
+    """``min_improvement``: challenger minus champion reaches the policy's minimum improvement."""
+    ok = reaches(difference, policy.min_improvement)
+    sign = ">=" if ok else "<"
+    return Check(
+        "min_improvement",
+        ok,
+        f"challenger - champion = {difference:+.4f} {sign} min_improvement {policy.min_improvement}",
+    )
+
+
+def check_interval(boot: Bootstrap) -> Check:
+    """``ci_excludes_zero``: the whole interval lies above 0 (0 itself is not above)."""
+    level = f"{boot.confidence:.0%} CI [{boot.ci_low:+.4f}, {boot.ci_high:+.4f}]"
+    if np.isfinite(boot.ci_low) and not reaches(0.0, boot.ci_low):
+        return Check("ci_excludes_zero", True, f"{level} lies above 0")
+    if np.isfinite(boot.ci_high) and not reaches(boot.ci_high, 0.0):
+        return Check("ci_excludes_zero", False, f"{level} lies below 0: the challenger is worse")
+    return Check("ci_excludes_zero", False, f"{level} contains 0: not better beyond noise")
 
 
 def decide(
@@ -159,25 +213,9 @@ def decide(
     y = np.asarray(y).astype(bool).ravel()
     name = policy.primary_metric
     rows, positives = int(y.size), int(y.sum())
-    checks: list[Check] = []
-
     evaluable = metrics.has_both_classes(y)
-    if rows < policy.min_eval_rows:
-        checks.append(Check("eval_rows", False, f"{rows} rows < min_eval_rows {policy.min_eval_rows}"))
-    elif not evaluable:
-        checks.append(
-            Check("eval_rows", False, f"the eval slice holds one class only ({positives} positives)")
-        )
-    else:
-        checks.append(
-            Check("eval_rows", True, f"{rows} rows >= {policy.min_eval_rows}, {positives} positives")
-        )
-
     challenger = metrics.metric(name, y, challenger_scores) if evaluable else float("nan")
-    if np.isfinite(challenger) and challenger >= policy.floor:
-        checks.append(Check("floor", True, f"challenger {name} {challenger:.4f} >= floor {policy.floor}"))
-    else:
-        checks.append(Check("floor", False, f"challenger {name} {challenger:.4f} < floor {policy.floor}"))
+    checks = [check_rows(rows, positives, policy), check_floor(challenger, policy)]
 
     champion: float | None = None
     difference: float | None = None
@@ -192,25 +230,11 @@ def decide(
     else:
         champion = metrics.metric(name, y, champion_scores)
         difference = challenger - champion
-        ok = difference >= policy.min_improvement
-        sign = ">=" if ok else "<"
-        checks.append(
-            Check(
-                "min_improvement",
-                ok,
-                f"challenger - champion = {difference:+.4f} {sign} min_improvement {policy.min_improvement}",
-            )
-        )
+        checks.append(check_improvement(difference, policy))
         boot = paired_bootstrap(
             y, challenger_scores, champion_scores, name, policy.resamples, policy.confidence, policy.seed
         )
-        level = f"{policy.confidence:.0%} CI [{boot.ci_low:+.4f}, {boot.ci_high:+.4f}]"
-        if boot.ci_low > 0:
-            checks.append(Check("ci_excludes_zero", True, f"{level} lies above 0"))
-        elif boot.ci_high < 0:
-            checks.append(Check("ci_excludes_zero", False, f"{level} lies below 0: the challenger is worse"))
-        else:
-            checks.append(Check("ci_excludes_zero", False, f"{level} contains 0: not better beyond noise"))
+        checks.append(check_interval(boot))
 
     promote = all(c.passed for c in checks)
     failed = [c for c in checks if not c.passed]
