@@ -17,6 +17,14 @@ Numerical features
       to ``scipy.stats.ks_2samp``'s) and a two-sided p-value from Kolmogorov's limiting
       distribution with Stephens' small-sample correction (see :func:`ks_pvalue`).
 
+Azure ML's definitions (under Azure's names, numerical features)
+    * ``azure_psi`` / ``azure_jensen_shannon``: as Azure ML's model monitor computes them
+      (:func:`azure_histograms`): equal-width bins over the *combined* range of both samples,
+      ``ceil(log2(min(n_ref, n_cur)) + 1)`` of them; PSI from counts smoothed as ``(count + 1) / n``
+      (natural log), Jensen-Shannon distance in base 2 on the unsmoothed proportions. They see
+      out-of-range values (the robust quantile forms above put them in an open end bin) but one
+      outlier stretches every bin. ``ctloop`` policies name which form they use.
+
 Categorical features (frequencies over the union of categories)
     * ``psi`` and ``jensen_shannon`` on category frequencies (same conventions as above).
     * ``chi2_statistic`` / ``chi2_pvalue``: Pearson's chi-squared test of homogeneity on the
@@ -53,6 +61,8 @@ NUMERICAL_METRICS: tuple[str, ...] = (
     "normalized_wasserstein",
     "ks_statistic",
     "ks_pvalue",
+    "azure_psi",
+    "azure_jensen_shannon",
 )
 CATEGORICAL_METRICS: tuple[str, ...] = ("psi", "jensen_shannon", "chi2_statistic", "chi2_pvalue")
 #: Metrics where a *small* value means drift (p-values); for all others a large value does.
@@ -69,6 +79,8 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "ks_pvalue",
     "chi2_statistic",
     "chi2_pvalue",
+    "azure_psi",
+    "azure_jensen_shannon",
 )
 
 
@@ -79,7 +91,10 @@ def quantile_edges(reference_sorted: np.ndarray, bins: int) -> np.ndarray:
     """Interior edges of ``bins`` equal-frequency bins of a sorted reference (duplicates removed).
 
     Uses linear interpolation between order statistics (numpy's default quantile method), read
-    straight from the sorted array instead of sorting again.
+    straight from the sorted array instead of sorting again. The interpolation is written as
+    ``lo + frac * (hi - lo)`` and clipped to ``[lo, hi]``: between tied order statistics it returns
+    the tied value exactly (``lo * (1 - f) + hi * f`` can land one ulp below it and move every
+    tied row into the next bin).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
@@ -90,7 +105,8 @@ def quantile_edges(reference_sorted: np.ndarray, bins: int) -> np.ndarray:
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
     frac = pos - lo
-    edges = reference_sorted[lo] * (1.0 - frac) + reference_sorted[hi] * frac
+    low, high = reference_sorted[lo], reference_sorted[hi]
+    edges = np.clip(low + frac * (high - low), low, high)
     return np.unique(edges)
 
 
@@ -143,6 +159,53 @@ def chi_squared_from_counts(reference_counts: np.ndarray, current_counts: np.nda
     statistic = float(((table - expected) ** 2 / expected).sum())
     dof = table.shape[1] - 1
     return statistic, float(stats.chi2.sf(statistic, dof))
+
+
+# --- Azure ML's definitions ---------------------------------------------------------------------
+
+
+def azure_bin_count(n_reference: int, n_current: int) -> int:
+    """Azure ML's number of equal-width bins: ``ceil(log2(min(n_ref, n_cur)) + 1)`` (at least 1)."""
+    smallest = min(int(n_reference), int(n_current))
+    return max(1, math.ceil(math.log2(smallest) + 1)) if smallest > 0 else 1
+
+
+def azure_histograms(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of both samples over Azure ML's equal-width bins of their combined range."""
+    lo = min(ref_sorted[0], cur_sorted[0])
+    hi = max(ref_sorted[-1], cur_sorted[-1])
+    k = azure_bin_count(ref_sorted.size, cur_sorted.size)
+    if hi <= lo:
+        return np.array([ref_sorted.size]), np.array([cur_sorted.size])
+    edges = np.linspace(lo, hi, k + 1)
+    return np.histogram(ref_sorted, edges)[0], np.histogram(cur_sorted, edges)[0]
+
+
+def azure_psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    """Azure ML's PSI: proportions smoothed as ``(count + 1) / n``, ``sum((q - p) ln(q / p))``."""
+    ref = np.asarray(reference_counts, dtype=float)
+    cur = np.asarray(current_counts, dtype=float)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        return math.nan
+    p = (ref + 1.0) / ref.sum()
+    q = (cur + 1.0) / cur.sum()
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def azure_psi(reference: Any, current: Any) -> float:
+    """Azure ML's population stability index of one numerical feature (NaN without data)."""
+    ref, cur = sorted_values(reference), sorted_values(current)
+    if ref.size == 0 or cur.size == 0:
+        return math.nan
+    return azure_psi_from_counts(*azure_histograms(ref, cur))
+
+
+def azure_jensen_shannon(reference: Any, current: Any) -> float:
+    """Azure ML's Jensen-Shannon distance (base 2) of one numerical feature (NaN without data)."""
+    ref, cur = sorted_values(reference), sorted_values(current)
+    if ref.size == 0 or cur.size == 0:
+        return math.nan
+    return js_distance_from_counts(*azure_histograms(ref, cur))
 
 
 # --- sample-based statistics (sorted inputs) ---------------------------------------------------
@@ -241,7 +304,10 @@ def _numerical_from_sorted(
     edges = quantile_edges(ref, bins)
     ref_counts, cur_counts = bin_counts(ref, edges), bin_counts(cur, edges)
     ks, wasserstein = _ks_and_wasserstein(ref, cur)
+    azure_ref, azure_cur = azure_histograms(ref, cur)
     out.update(
+        azure_psi=azure_psi_from_counts(azure_ref, azure_cur),
+        azure_jensen_shannon=js_distance_from_counts(azure_ref, azure_cur),
         psi=psi_from_counts(ref_counts, cur_counts, pseudo_count),
         jensen_shannon=js_distance_from_counts(ref_counts, cur_counts),
         normalized_wasserstein=wasserstein / _reference_scale(ref, std_floor),
@@ -275,6 +341,8 @@ def categorical_drift(
         jensen_shannon=js_distance_from_counts(ref, cur),
         chi2_statistic=chi2,
         chi2_pvalue=chi2_p,
+        azure_psi=azure_psi_from_counts(ref, cur),
+        azure_jensen_shannon=js_distance_from_counts(ref, cur),
     )
     return out
 

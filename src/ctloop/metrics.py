@@ -8,6 +8,7 @@ evaluates two models on exactly the same resampled rows without copying data.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,3 +128,49 @@ def resample_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndar
     idx = rng.integers(0, n, size=(resamples, n))
     offsets = (np.arange(resamples) * n)[:, None]
     return np.bincount((idx + offsets).ravel(), minlength=resamples * n).reshape(resamples, n)
+
+
+def calibration_gap(y: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """Observed positive rate minus mean predicted probability, and its standard error.
+
+    Under a calibrated model each ``y_i - p_i`` has variance ``p_i (1 - p_i)``, so the mean gap has
+    standard error ``sqrt(sum p (1 - p)) / n``. A shift of the label threshold moves the gap while
+    a ranking metric (ROC-AUC) barely moves. NaN on no rows.
+    """
+    y, p = _as_arrays(y, probabilities)
+    if y.size == 0:
+        return float("nan"), float("nan")
+    se = float(np.sqrt(np.sum(p * (1 - p)))) / y.size
+    return float(y.mean() - p.mean()), se
+
+
+def permutation_importance(
+    predict: Callable[[Any], np.ndarray],
+    frame: Any,
+    y: np.ndarray,
+    features: list[str],
+    seed: int,
+    repeats: int = 2,
+) -> dict[str, float]:
+    """Each feature's share of the model's ROC-AUC above chance that shuffling it destroys.
+
+    ``max(0, auc - auc_shuffled)`` averaged over ``repeats`` shuffles, normalised to sum to 1
+    (uniform when no feature matters, or the labels hold one class). The model's own view of
+    which inputs matter: drift on them is what can hurt it.
+    """
+    uniform = {f: 1.0 / len(features) for f in features} if features else {}
+    y = np.asarray(y).astype(int)
+    if not features or not has_both_classes(y):
+        return uniform
+    rng = np.random.default_rng(seed)
+    base = roc_auc(y, predict(frame))
+    drops: dict[str, float] = {}
+    for f in features:
+        losses = []
+        for _ in range(repeats):
+            shuffled = frame.copy()
+            shuffled[f] = rng.permutation(shuffled[f].to_numpy())
+            losses.append(base - roc_auc(y, predict(shuffled)))
+        drops[f] = max(0.0, float(np.mean(losses)))
+    total = sum(drops.values())
+    return {f: d / total for f, d in drops.items()} if total > 0 else uniform

@@ -3,12 +3,23 @@
 Every threshold comes from ``policies/retraining.yml`` (see :class:`TriggerPolicy`). Triggers:
 
 * ``no_champion``: nothing serves yet, so the first model is trained (guards do not apply).
-* ``performance_drop``: ``baseline - current >= max_drop``, where ``baseline`` is the champion's
-  primary metric when it last won the gate and ``current`` the same metric on recent labelled
-  traffic.
+* ``performance_drop``: a one-sided test of the drop ``baseline - current``. ``baseline`` is the
+  champion's primary metric estimated over several of its first live windows (not the single
+  eval slice it won on, which was picked because it scored high), ``current`` the same metric on
+  recent labelled traffic; each comes with its standard error (:func:`auc_standard_error`). It
+  fires when the drop reaches ``max_drop`` *and* ``drop / sqrt(se_b**2 + se_c**2) >= z``. Without
+  standard errors it is the plain comparison.
+* ``below_floor``: the upper confidence bound of ``current`` (``current + z * se``) lies below the
+  promotion gate's floor: the champion is worse than any challenger the gate would accept.
+* ``calibration``: the gap between the observed positive rate and the mean predicted probability
+  moved by at least ``min_shift`` from the champion's own baseline gap, by ``z`` standard errors:
+  a shift of the label threshold that a ranking metric such as ROC-AUC barely sees.
 * ``champion_age``: the champion last won the gate ``max_age_days`` ago or more (its promotion,
   or a retrain whose challenger it beat).
-* ``drift``: the overall data-drift score is ``threshold`` or higher.
+* ``drift``: the overall data-drift score is ``threshold`` or higher. Once a retrain confirmed
+  the champion under drift (its challenger was not better), drift re-arms only when the score
+  rises ``rearm`` above the score at that confirmation: persistent covariate shift that no
+  retrain can exploit does not retrain at every cooldown.
 
 Guards block a fired trigger: at least ``min_new_labelled_rows`` labelled rows arrived since the
 last retrain, and at least ``cooldown_hours`` passed since it. A trigger fires exactly at its
@@ -35,6 +46,27 @@ def _known(value: float | None) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley-McNeil (1982) standard error of a ROC-AUC on ``positives`` + ``negatives`` rows."""
+    if positives < 1 or negatives < 1 or not math.isfinite(auc):
+        return math.nan
+    q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (
+        positives * negatives
+    )
+    return math.sqrt(max(var, 0.0))
+
+
+def pooled(values: list[float], errors: list[float]) -> tuple[float | None, float | None]:
+    """Inverse-variance weighted mean of independent window estimates and its standard error."""
+    pairs = [(v, e) for v, e in zip(values, errors, strict=True) if _known(v) and _known(e) and e > 0]
+    if not pairs:
+        return None, None
+    weights = [1.0 / (e * e) for _, e in pairs]
+    total = sum(weights)
+    return sum(w * v for w, (v, _) in zip(weights, pairs, strict=True)) / total, math.sqrt(1.0 / total)
+
+
 @dataclass(frozen=True)
 class TriggerPolicy:
     """Thresholds of one validated ``retraining.yml`` (a disabled trigger has ``None``)."""
@@ -45,15 +77,23 @@ class TriggerPolicy:
     drift_threshold: float | None
     min_new_labelled_rows: int
     cooldown_hours: float
+    z: float = 0.0  # one-sided standard-error multiple of every statistical trigger (0: point comparison)
+    baseline_windows: int = 1  # the champion's first live windows that estimate its baseline
+    floor_enabled: bool = False
+    drift_rearm: float | None = None
+    calibration_min_shift: float | None = None
 
     @classmethod
     def from_dict(cls, policy: dict[str, Any]) -> TriggerPolicy:
         t = policy["triggers"]
 
         def pick(name: str, key: str) -> float | None:
-            section = t[name]
-            return float(section[key]) if section.get("enabled", True) else None
+            section = t.get(name)
+            if section is None or not section.get("enabled", True) or key not in section:
+                return None
+            return float(section[key])
 
+        perf = t["performance_drop"]
         return cls(
             primary_metric=str(policy["primary_metric"]),
             max_drop=pick("performance_drop", "max_drop"),
@@ -61,6 +101,11 @@ class TriggerPolicy:
             drift_threshold=pick("drift", "threshold"),
             min_new_labelled_rows=int(policy["guards"]["min_new_labelled_rows"]),
             cooldown_hours=float(policy["guards"]["cooldown_hours"]),
+            z=float(perf.get("z", 0.0)),
+            baseline_windows=int(perf.get("baseline_windows", 1)),
+            floor_enabled=bool((t.get("below_floor") or {}).get("enabled", False)),
+            drift_rearm=pick("drift", "rearm"),
+            calibration_min_shift=pick("calibration", "min_shift"),
         )
 
 
@@ -75,6 +120,14 @@ class TriggerInputs:
     drift_score: float | None = None
     new_labelled_rows: int = 0  # labelled rows that arrived since the last retrain
     hours_since_retrain: float | None = None  # None: never retrained
+    baseline_se: float | None = None  # standard error of ``baseline`` (None: exact)
+    current_se: float | None = None  # standard error of ``current`` (None: exact)
+    floor: float | None = None  # the promotion gate's floor on the primary metric
+    drift_confirmed: float | None = None  # drift score when a retrain last confirmed the champion
+    calibration_gap: float | None = None  # recent observed positive rate minus mean probability
+    calibration_se: float | None = None
+    calibration_baseline: float | None = None  # the same gap over the champion's baseline windows
+    calibration_baseline_se: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +153,10 @@ class TriggerDecision:
         return asdict(self)
 
 
+def _se(*errors: float | None) -> float:
+    return math.sqrt(sum(float(e) ** 2 for e in errors if _known(e)))
+
+
 def _performance(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
     name, limit, metric = "performance_drop", policy.max_drop, policy.primary_metric
     if limit is None:
@@ -109,10 +166,52 @@ def _performance(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
     if not _known(inputs.current):
         return Signal(name, False, None, limit, f"too few labelled rows for a recent {metric}")
     drop = float(inputs.baseline) - float(inputs.current)
-    fired = reaches(drop, limit)
-    relation = ">=" if fired else "<"
+    se = _se(inputs.baseline_se, inputs.current_se)
+    big = reaches(drop, limit)
+    sure = se == 0 or policy.z <= 0 or reaches(drop / se, policy.z)
+    fired = big and sure
     values = f"{metric} {inputs.current:.4f} vs baseline {inputs.baseline:.4f}"
-    return Signal(name, fired, drop, limit, f"{values}: drop {drop:.4f} {relation} {limit}")
+    test = f", z {drop / se:.2f} {'>=' if sure else '<'} {policy.z}" if se > 0 and policy.z > 0 else ""
+    return Signal(name, fired, drop, limit, f"{values}: drop {drop:.4f} {'>=' if big else '<'} {limit}{test}")
+
+
+def _floor(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
+    name, floor = "below_floor", inputs.floor
+    if not policy.floor_enabled:
+        return Signal(name, False, None, None, "disabled")
+    if not _known(floor) or not _known(inputs.current):
+        return Signal(name, False, None, floor, "no floor or no recent metric")
+    upper = float(inputs.current) + policy.z * _se(inputs.current_se)
+    fired = upper < float(floor)
+    return Signal(
+        name,
+        fired,
+        float(inputs.current),
+        float(floor),
+        f"{policy.primary_metric} {inputs.current:.4f} (upper bound {upper:.4f}) "
+        f"{'<' if fired else '>='} the gate's floor {floor}",
+    )
+
+
+def _calibration(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
+    name, limit = "calibration", policy.calibration_min_shift
+    if limit is None:
+        return Signal(name, False, None, None, "disabled")
+    if not _known(inputs.calibration_gap) or not _known(inputs.calibration_baseline):
+        return Signal(name, False, None, limit, "no calibration baseline or too few recent labels")
+    shift = abs(float(inputs.calibration_gap) - float(inputs.calibration_baseline))
+    se = _se(inputs.calibration_se, inputs.calibration_baseline_se)
+    big = reaches(shift, limit)
+    sure = se == 0 or policy.z <= 0 or reaches(shift / se, policy.z)
+    return Signal(
+        name,
+        big and sure,
+        shift,
+        limit,
+        f"positive rate minus mean probability {inputs.calibration_gap:+.4f} vs baseline "
+        f"{inputs.calibration_baseline:+.4f}: shift {shift:.4f} {'>=' if big else '<'} {limit}"
+        + (f", z {shift / se:.2f} {'>=' if sure else '<'} {policy.z}" if se > 0 and policy.z > 0 else ""),
+    )
 
 
 def _age(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
@@ -134,7 +233,15 @@ def _drift(inputs: TriggerInputs, policy: TriggerPolicy) -> Signal:
         return Signal(name, False, None, limit, "no drift score (too few recent rows or no reference)")
     score = float(inputs.drift_score)
     fired = reaches(score, limit)
-    return Signal(name, fired, score, limit, f"drift score {score:.4f} {'>=' if fired else '<'} {limit}")
+    reason = f"drift score {score:.4f} {'>=' if fired else '<'} {limit}"
+    if fired and policy.drift_rearm is not None and _known(inputs.drift_confirmed):
+        rearm = float(inputs.drift_confirmed) + policy.drift_rearm
+        fired = reaches(score, rearm)
+        reason += (
+            f", and {'>=' if fired else '<'} {rearm:.4f} (the score when a retrain last confirmed "
+            f"the champion, {inputs.drift_confirmed:.4f}, plus rearm {policy.drift_rearm})"
+        )
+    return Signal(name, fired, score, limit, reason)
 
 
 def _guards(inputs: TriggerInputs, policy: TriggerPolicy) -> list[Signal]:
@@ -166,7 +273,13 @@ def evaluate(inputs: TriggerInputs, policy: TriggerPolicy) -> TriggerDecision:
     if not inputs.has_champion:
         signal = Signal("no_champion", True, None, None, "no champion is registered: train the first one")
         return TriggerDecision(True, ["no_champion"], signal.reason, [signal], [])
-    triggers = [_performance(inputs, policy), _age(inputs, policy), _drift(inputs, policy)]
+    triggers = [
+        _performance(inputs, policy),
+        _floor(inputs, policy),
+        _age(inputs, policy),
+        _drift(inputs, policy),
+        _calibration(inputs, policy),
+    ]
     fired = [s.name for s in triggers if s.fired]
     guards = _guards(inputs, policy)
     if not fired:

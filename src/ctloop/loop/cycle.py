@@ -4,7 +4,9 @@ The training pipeline (``pipelines/training.yml``) ingests the landing folder, v
 splits it by time, trains, gates the challenger against the champion and registers it; the loop
 records in the metrics history what it did (events ``trigger_check``, ``retrain``, ``promote``,
 ``deploy``, and ``confirm`` when the gate kept the champion) at the loop's clock (wall time, or
-the data's time in a replay).
+the data's time in a replay). A champion is confirmed only when its own metric on the fresh eval
+slice reaches the promotion gate's floor: one that beat a challenger but is itself below the floor
+(both are bad after an abrupt change) stays unconfirmed, so its age and its drop keep counting.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ class Loop:
     work_root: Path
     deployer: Deployer | None = None
     champion: Callable[[], check.ChampionInfo | None] | None = None
+    floor: float | None = None  # the promotion gate's floor; None: read promotion.yml of the policies input
     _registry: Any = field(default=None, repr=False)
+
+    def gate_floor(self) -> float | None:
+        """The promotion gate's floor (promotion.yml of the pipeline's policies input)."""
+        if self.floor is None and self.pipeline_inputs.get("policies") is not None:
+            from ctloop.policies import load_policy
+
+            self.floor = float(load_policy("promotion", self.pipeline_inputs["policies"])["floor"])
+        return self.floor
 
     @property
     def history(self) -> History:
@@ -64,8 +75,11 @@ class Loop:
         result = self.retrainer(self.pipeline_inputs, work)
         when = iso(as_of)
         self.history.append_event(self.scope, when, "retrain", {"fired": fired, **result.to_dict()})
-        if result.status == "completed" and not result.promoted and result.champion_before:
-            # the champion beat a challenger trained on the latest data: it is validated anew
+        floor = self.gate_floor()
+        healthy = result.champion_metric is not None and (floor is None or result.champion_metric >= floor)
+        if result.status == "completed" and not result.promoted and result.champion_before and healthy:
+            # the champion beat a challenger trained on the latest data and clears the floor:
+            # it is validated anew
             self.history.append_event(
                 self.scope,
                 when,
@@ -110,7 +124,9 @@ def turn(loop: Loop, as_of: str | pd.Timestamp, since: pd.Timestamp | None = Non
     """Monitor up to ``as_of``, check the triggers, retrain when they say so."""
     when = utc(as_of)
     windows = loop.monitor.run(when, since)
-    inputs, decision = check.check(loop.history, loop.scope, loop.champion_info(), when, loop.triggers)
+    inputs, decision = check.check(
+        loop.history, loop.scope, loop.champion_info(), when, loop.triggers, loop.gate_floor()
+    )
     check.record_check(loop.history, loop.scope, when, inputs, decision)
     result = loop.retrain(when, decision.fired) if decision.retrain else None
     return Turn(when, windows, inputs, decision, result)

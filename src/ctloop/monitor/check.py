@@ -9,7 +9,14 @@
   fresh eval slice). A champion that just beat a fresh challenger is as good as new: without
   this, a stable champion would be retrained at every cooldown once it is older than the age
   limit, or once the world shifted in a way no retrain can recover.
-* ``drift_score``: the latest window's overall drift score.
+* ``baseline`` / ``baseline_se`` once the champion served ``baseline_windows`` windows: the
+  inverse-variance pooled primary metric of its first windows after its promotion (each window's
+  own labels, independent of each other), so the baseline is estimated on live traffic with its
+  uncertainty; before that, the gate's metric. ``current_se`` is the recent metric's standard
+  error. The calibration gap's baseline is pooled over the same windows.
+* ``drift_score``: the latest window's overall drift score; ``drift_confirmed`` the score of the
+  last window before a retrain confirmed the champion (the drift trigger re-arms above it).
+* ``floor``: the promotion gate's floor, passed in by the caller.
 * ``new_labelled_rows``: matched labels recorded in windows that ended after the last retrain.
 * ``hours_since_retrain``: from the last ``retrain`` event to ``as_of``.
 """
@@ -23,7 +30,10 @@ import pandas as pd
 
 from ctloop.monitor.history import History
 from ctloop.monitor.service import iso, utc
-from ctloop.triggers import TriggerDecision, TriggerInputs, TriggerPolicy, evaluate
+from ctloop.triggers import TriggerDecision, TriggerInputs, TriggerPolicy, evaluate, pooled
+
+#: The per-window metric the baseline pools (the window's own labels; ROC-AUC has a standard error).
+_PRIMARY = "roc_auc"
 
 TAG_BASELINE = "ctloop.gate.challenger_metric"
 TAG_PROMOTED_AT = "ctloop.promoted_at"
@@ -54,7 +64,18 @@ def champion_info(model_name: str, registry: Any = None) -> ChampionInfo | None:
     return ChampionInfo(champion.version, baseline, utc(when) if when else None)
 
 
-def gather(history: History, scope: str, champion: ChampionInfo | None, as_of: pd.Timestamp) -> TriggerInputs:
+def _pooled(rows: list[Any], value: str, error: str) -> tuple[float | None, float | None]:
+    return pooled([r.metrics.get(value) for r in rows], [r.metrics.get(error) for r in rows])
+
+
+def gather(
+    history: History,
+    scope: str,
+    champion: ChampionInfo | None,
+    as_of: pd.Timestamp,
+    baseline_windows: int = 1,
+    floor: float | None = None,
+) -> TriggerInputs:
     """Trigger inputs at ``as_of`` from the history of ``scope`` and the champion."""
     if champion is None:
         return TriggerInputs(has_champion=False)
@@ -64,11 +85,32 @@ def gather(history: History, scope: str, champion: ChampionInfo | None, as_of: p
     retrains = [e for e in events if e.kind == "retrain"]
     last_retrain = utc(retrains[-1].time) if retrains else None
     promoted, baseline = champion.promoted_at, champion.baseline
+    served_since, confirmed_at = champion.promoted_at, None
     for event in events:
         if event.kind in ("promote", "confirm") and str(event.detail.get("version")) == champion.version:
             promoted = utc(event.time)
+            if event.kind == "promote":
+                served_since = promoted
+            else:
+                confirmed_at = promoted
             if event.detail.get("metric") is not None:
                 baseline = float(event.detail["metric"])
+    baseline_se = None
+    served = [
+        w
+        for w in windows
+        if w.champion_version == champion.version
+        and (served_since is None or utc(w.window_start) >= served_since)
+        and w.metrics.get(f"{_PRIMARY}_se") is not None
+    ][: max(baseline_windows, 1)]
+    calibration, calibration_se = None, None
+    if baseline_windows > 1 and len(served) >= baseline_windows:
+        baseline, baseline_se = _pooled(served, _PRIMARY, f"{_PRIMARY}_se")
+        calibration, calibration_se = _pooled(served, "calibration_gap", "calibration_se")
+    drift_confirmed = None
+    if confirmed_at is not None:
+        before = [w for w in windows if utc(w.window_end) <= confirmed_at]
+        drift_confirmed = before[-1].metrics.get("drift_score") if before else None
     new_rows = sum(
         int(w.metrics.get("labels_matched") or 0)
         for w in windows
@@ -84,13 +126,27 @@ def gather(history: History, scope: str, champion: ChampionInfo | None, as_of: p
         drift_score=latest.get("drift_score"),
         new_labelled_rows=new_rows,
         hours_since_retrain=hours,
+        baseline_se=baseline_se,
+        current_se=latest.get("recent_primary_se"),
+        floor=floor,
+        drift_confirmed=drift_confirmed,
+        calibration_gap=latest.get("recent_calibration_gap"),
+        calibration_se=latest.get("recent_calibration_se"),
+        calibration_baseline=calibration,
+        calibration_baseline_se=calibration_se,
     )
 
 
 def check(
-    history: History, scope: str, champion: ChampionInfo | None, as_of: pd.Timestamp, policy: TriggerPolicy
+    history: History,
+    scope: str,
+    champion: ChampionInfo | None,
+    as_of: pd.Timestamp,
+    policy: TriggerPolicy,
+    floor: float | None = None,
 ) -> tuple[TriggerInputs, TriggerDecision]:
-    inputs = gather(history, scope, champion, utc(as_of))
+    windows = policy.baseline_windows if policy.primary_metric == _PRIMARY else 1
+    inputs = gather(history, scope, champion, utc(as_of), windows, floor)
     return inputs, evaluate(inputs, policy)
 
 

@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ctloop import modeling
+from ctloop import metrics, modeling
 from ctloop.monitor.window import Reference
+
+#: Seed of the permutation-importance shuffles (same model and reference, same weights).
+IMPORTANCE_SEED = 0
 
 
 def reference_from_folder(model_dir: str | Path, version: str | None) -> Reference:
@@ -23,13 +26,23 @@ def reference_from_folder(model_dir: str | Path, version: str | None) -> Referen
         raise FileNotFoundError(f"{file}: the model folder has no drift reference")
     classifier = modeling.load_classifier(model_dir)
     features = list(classifier.features)
-    frame = pd.read_parquet(file)
-    missing = [f for f in features if f not in frame.columns]
+    raw = pd.read_parquet(file)
+    missing = [f for f in features if f not in raw.columns]
     if missing:
         raise ValueError(f"{file}: reference lacks feature columns: {', '.join(missing)}")
-    frame = frame[features].reset_index(drop=True)
+    frame = raw[features].reset_index(drop=True)
     scores = np.asarray(classifier.predict_proba(frame), dtype=float)
-    return Reference(version=version, frame=frame, scores=scores, features=features)
+    label = modeling.read_training_info(model_dir).get("label")
+    importance = None
+    if label and label in raw.columns:
+        importance = metrics.permutation_importance(
+            lambda x: np.asarray(classifier.predict_proba(x), dtype=float),
+            frame,
+            raw[label].to_numpy(dtype=int),
+            features,
+            seed=IMPORTANCE_SEED,
+        )
+    return Reference(version=version, frame=frame, scores=scores, features=features, importance=importance)
 
 
 class ChampionReference:

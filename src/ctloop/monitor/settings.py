@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ctloop.policies import load_policy
+from ctloop.policies import load_policy, policies_dir
 from ctloop.triggers import TriggerPolicy
 
 POLICY = "retraining"
@@ -48,6 +48,8 @@ class MonitorSettings:
     drift_feature_threshold: float
     prediction_bins: int
     error_status: int
+    drift_weights: str = "uniform"  # uniform | importance (the champion's permutation importance)
+    categorical_features: tuple[str, ...] = ()  # data.yml's categorical_features
 
     @classmethod
     def from_dict(cls, policy: dict[str, Any]) -> MonitorSettings:
@@ -66,6 +68,7 @@ class MonitorSettings:
             drift_feature_threshold=float(drift["feature_threshold"]),
             prediction_bins=int(m["prediction_drift"]["bins"]),
             error_status=int(m["error_status"]),
+            drift_weights=str(drift.get("weights", "uniform")),
         )
 
 
@@ -84,5 +87,13 @@ class Settings:
 
 
 def load_settings(policies: str | Path | None = None, replay: bool = False) -> Settings:
-    """Read and validate ``retraining.yml`` (PolicyError names file, field and reason)."""
-    return Settings.from_policy(load_policy(POLICY, policies), replay)
+    """Read and validate ``retraining.yml`` (PolicyError names file, field and reason); the
+    monitor compares data.yml's ``categorical_features`` as categories when that file is there."""
+    settings = Settings.from_policy(load_policy(POLICY, policies), replay)
+    folder = policies_dir(policies)
+    if (folder / "data.yml").is_file():
+        from ctloop.contracts import load_data_policy
+
+        categorical = tuple(str(c) for c in load_data_policy(folder).get("categorical_features") or ())
+        settings = replace(settings, monitor=replace(settings.monitor, categorical_features=categorical))
+    return settings

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ctloop import drift, metrics
 from ctloop.monitor.settings import MonitorSettings
+from ctloop.triggers import auc_standard_error
 
 PERCENTILES = (50, 95, 99)
 
@@ -38,6 +39,7 @@ class Reference:
     frame: pd.DataFrame
     scores: np.ndarray
     features: list[str]
+    importance: dict[str, float] | None = None  # the champion's permutation importance (sums to 1)
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -76,19 +78,25 @@ def join_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def performance(joined: pd.DataFrame, prefix: str = "") -> dict[str, Any]:
-    """ROC-AUC and accuracy of matched labels (None when undefined)."""
+    """ROC-AUC (with its Hanley-McNeil standard error), accuracy and the calibration gap (observed
+    positive rate minus mean probability, with its standard error) of matched labels (None when
+    undefined)."""
     matched = joined[joined["probability"].notna()]
     y = matched["label"].to_numpy(dtype=int)
+    p = matched["probability"].to_numpy(dtype=float)
     out: dict[str, Any] = {f"{prefix}labelled_rows": len(matched)}
+    out[f"{prefix}roc_auc"] = out[f"{prefix}roc_auc_se"] = None
     if len(matched) and metrics.has_both_classes(y):
-        out[f"{prefix}roc_auc"] = _nan_to_none(
-            metrics.roc_auc(y, matched["probability"].to_numpy(dtype=float))
-        )
-    else:
-        out[f"{prefix}roc_auc"] = None
+        auc = _nan_to_none(metrics.roc_auc(y, p))
+        out[f"{prefix}roc_auc"] = auc
+        if auc is not None:
+            positives = int(y.sum())
+            out[f"{prefix}roc_auc_se"] = _nan_to_none(auc_standard_error(auc, positives, len(y) - positives))
     out[f"{prefix}accuracy"] = (
         float(np.mean(matched["prediction"].astype(float).to_numpy() == y)) if len(matched) else None
     )
+    gap, se = metrics.calibration_gap(y, p) if len(matched) else (None, None)
+    out[f"{prefix}calibration_gap"], out[f"{prefix}calibration_se"] = _nan_to_none(gap), _nan_to_none(se)
     return out
 
 
@@ -97,9 +105,20 @@ def data_drift(current: pd.DataFrame, reference: Reference, settings: MonitorSet
     out: dict[str, Any] = {"drift_rows": len(current), "drift_score": None, "drift_features": {}}
     if len(current) < settings.drift_min_rows or reference.frame.empty:
         return out
-    table = drift.feature_table(reference.frame, current, reference.features, bins=settings.drift_bins)
+    table = drift.feature_table(
+        reference.frame,
+        current,
+        reference.features,
+        categorical=[f for f in settings.categorical_features if f in reference.features],
+        bins=settings.drift_bins,
+    )
+    weights = reference.importance if settings.drift_weights == "importance" else None
     score = drift.overall_score(
-        table, settings.drift_method, settings.drift_metric, threshold=settings.drift_feature_threshold
+        table,
+        settings.drift_method,
+        settings.drift_metric,
+        threshold=settings.drift_feature_threshold,
+        weights=weights,
     )
     out["drift_score"] = _nan_to_none(score)
     out["drift_features"] = {
@@ -153,9 +172,11 @@ def window_metrics(
         recent = recent[recent["scored_by"] == champion]
     perf = performance(recent, prefix="recent_")
     if perf["recent_labelled_rows"] < settings.min_labelled_rows:
-        perf["recent_roc_auc"] = perf["recent_accuracy"] = None
+        for key in ("roc_auc", "roc_auc_se", "accuracy", "calibration_gap", "calibration_se"):
+            perf[f"recent_{key}"] = None
     out.update(perf)
     out["recent_primary"] = out.get(f"recent_{settings.primary_metric}")
+    out["recent_primary_se"] = out.get(f"recent_{settings.primary_metric}_se")
     out["primary"] = out.get(settings.primary_metric)
 
     drift_since = end - pd.Timedelta(days=settings.drift_lookback_days)

@@ -75,6 +75,11 @@ def flat_metrics(
     return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
 
 
+def _number(value: float | None) -> str:
+    """A metric for the log line; "undefined" when the slice cannot define it (one class)."""
+    return "undefined" if value is None or not np.isfinite(value) else f"{value:.4f}"
+
+
 def evaluate(args: argparse.Namespace) -> int:
     policy_file = args.policies / f"{POLICY}.yml"
     try:
@@ -132,8 +137,8 @@ def evaluate(args: argparse.Namespace) -> int:
         tags={"ctloop.gate.promote": str(decision.promote).lower()},
     )
     name = policy.primary_metric
-    versus = "no champion" if version is None else f"champion v{version} {decision.champion:.4f}"
-    print(f"{STEP}: challenger {name} {decision.challenger:.4f} vs {versus}: promote={decision.promote}")
+    versus = "no champion" if version is None else f"champion v{version} {_number(decision.champion)}"
+    print(f"{STEP}: challenger {name} {_number(decision.challenger)} vs {versus}: promote={decision.promote}")
     for check in decision.checks:
         print(f"{STEP}:   [{'pass' if check.passed else 'FAIL'}] {check.name}: {check.reason}")
     return 0
