@@ -3,15 +3,20 @@
 
 Every check has the signature ``check(frame, policy, batches) -> list[Violation]``; ``batches``
 is the manifest's list of landing batches (``file``, ``rows``, ``columns``) or ``None``.
+:func:`check_batch` runs the same checks on one landing batch with the per-batch shares of
+``contract.batch``, so a bad month cannot hide in fifty good years.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ctloop.policies import PolicyError, load_policy, policies_dir
@@ -24,9 +29,17 @@ class Violation:
     check: str
     column: str
     reason: str
+    batch: str = ""  # the landing batch file, for per-batch findings
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.batch:
+            out.pop("batch")
+        return out
+
+    def line(self) -> str:
+        """``<batch>: <column>: <reason>`` (the batch left out when there is none)."""
+        return f"{self.batch + ': ' if self.batch else ''}{self.column}: {self.reason}"
 
 
 DATASET = "<dataset>"
@@ -48,7 +61,41 @@ def load_data_policy(directory: str | Path | None = None) -> dict[str, Any]:
     stray = [c for c in policy.get("categorical_features", []) if c not in features]
     if stray:
         raise PolicyError(file, "categorical_features", f"not listed in features: {stray}")
+    for problem in cross_field_problems(policy):
+        raise PolicyError(file, *problem)
     return policy
+
+
+def cross_field_problems(policy: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, reason) for every rule between fields that the schema cannot express."""
+    out: list[tuple[str, str]] = []
+    features, label = list(policy["features"]), policy["label"]
+    if label in policy["key_columns"]:
+        out.append(("key_columns", f"the label {label!r} cannot be a key column"))
+    leaked = [k for k in policy["key_columns"] if k in features]
+    if leaked:
+        out.append(("key_columns", f"key column(s) {leaked} cannot also be features"))
+    contract = policy["contract"]
+    for col, bounds in contract["value_ranges"]["columns"].items():
+        low, high = bounds.get("min"), bounds.get("max")
+        if low is not None and high is not None and low > high:
+            out.append((f"contract.value_ranges.columns.{col}", f"min {low} is greater than max {high}"))
+    limit = float(contract["value_ranges"]["absolute_limit"])
+    for col, bounds in contract["value_ranges"]["columns"].items():
+        for side in ("min", "max"):
+            if bounds.get(side) is not None and abs(float(bounds[side])) > limit:
+                out.append(
+                    (
+                        f"contract.value_ranges.columns.{col}.{side}",
+                        f"{bounds[side]} lies beyond contract.value_ranges.absolute_limit {limit:g}",
+                    )
+                )
+    kinds = contract["dtypes"]
+    if kinds.get(policy["time_column"], "datetime") != "datetime":
+        out.append((f"contract.dtypes.{policy['time_column']}", "the time column must be datetime"))
+    if kinds.get(label) == "string" and any(not isinstance(v, str) for v in contract["label"]["values"]):
+        out.append((f"contract.dtypes.{label}", "string label but contract.label.values are not strings"))
+    return out
 
 
 def required_columns(policy: dict[str, Any]) -> list[str]:
@@ -91,13 +138,31 @@ def _dtype_ok(series: pd.Series, kind: str) -> bool:
     raise ValueError(f"unknown dtype kind {kind!r}")
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+
+
+def _found(series: pd.Series) -> str:
+    """What a column holds, in words: ``str`` for text columns, else the dtype."""
+    values = series.dropna()
+    if pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
+        kinds = sorted({type(v).__name__ for v in values.head(1000)})
+        return "/".join(kinds) if kinds else "str"
+    return str(series.dtype)
+
+
 def _bad_example(series: pd.Series, kind: str) -> str:
-    """A first value that does not fit a numeric kind, for the error message."""
+    """A first value that does not fit a numeric kind (with a hint), for the error message."""
     if kind not in ("numeric", "integer", "float"):
         return ""
     values = series.dropna()
     bad = values[pd.to_numeric(values, errors="coerce").isna()]
-    return f" (e.g. {bad.iloc[0]!r})" if len(bad) else ""
+    if len(bad):
+        first = bad.iloc[0]
+        hint = " (decimal comma? write numbers with '.')" if _DECIMAL_COMMA.match(str(first)) else ""
+        return f" (e.g. {first!r}){hint}"
+    if len(values):
+        return f" (numbers stored as text, e.g. {values.iloc[0]!r})"
+    return ""
 
 
 def _show(value: Any) -> str:
@@ -119,7 +184,7 @@ def check_dtypes(frame: pd.DataFrame, policy: dict[str, Any], batches: Batches) 
     out = []
     for col, kind in policy["contract"]["dtypes"].items():
         if col in frame.columns and not _dtype_ok(frame[col], kind):
-            found = frame[col].dtype
+            found = _found(frame[col])
             out.append(
                 Violation("dtypes", col, f"expected {kind}, found {found}{_bad_example(frame[col], kind)}")
             )
@@ -224,8 +289,9 @@ def check_label(frame: pd.DataFrame, policy: dict[str, Any], batches: Batches) -
             )
         ]
     out = []
-    floor = float(rule["min_class_fraction"])
-    for value in allowed:
+    floors = rule["min_class_fraction"]
+    floors = list(floors) if isinstance(floors, list) else [floors] * len(allowed)
+    for value, floor in zip(allowed, map(float, floors), strict=True):
         share = float((values == value).mean())
         if share < floor:
             out.append(
@@ -247,6 +313,61 @@ def check_batches(frame: pd.DataFrame, policy: dict[str, Any], batches: Batches)
     ]
 
 
+#: policy time_grain -> pandas frequency
+GRAINS: dict[str, str] = {"day": "D", "hour": "h", "minute": "min", "second": "s"}
+
+
+def check_time_grain(frame: pd.DataFrame, policy: dict[str, Any], batches: Batches) -> list[Violation]:
+    """Every time value falls on a whole unit of ``time_grain`` (no 12:00 row on a day key)."""
+    col, grain = policy["time_column"], policy["time_grain"]
+    if col not in frame.columns or not pd.api.types.is_datetime64_any_dtype(frame[col]):
+        return []
+    times = frame[col].dropna()
+    off = times[times.dt.floor(GRAINS[grain]) != times]
+    if off.empty:
+        return []
+    return [
+        Violation(
+            "time_grain",
+            col,
+            f"{len(off)} value(s) finer than the key's {grain} grain (first: {_show(off.iloc[0])}); "
+            f"policy time_grain is {grain!r}",
+        )
+    ]
+
+
+def numeric_columns(frame: pd.DataFrame, policy: dict[str, Any]) -> list[str]:
+    """Required columns present in ``frame`` with a numeric (not boolean) dtype."""
+    api = pd.api.types
+    return [
+        c
+        for c in required_columns(policy)
+        if c in frame.columns and api.is_numeric_dtype(frame[c]) and not api.is_bool_dtype(frame[c])
+    ]
+
+
+def check_non_finite(frame: pd.DataFrame, policy: dict[str, Any], batches: Batches) -> list[Violation]:
+    """No numeric value is infinite or beyond ``contract.value_ranges.absolute_limit`` (at any share)."""
+    limit = float(policy["contract"]["value_ranges"]["absolute_limit"])
+    out = []
+    for col in numeric_columns(frame, policy):
+        values = frame[col].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(values) | (np.abs(values) > limit)
+        count = int(bad.sum())
+        if count:
+            first = values[bad][0]
+            out.append(
+                Violation(
+                    "non_finite",
+                    col,
+                    f"{count} value(s) infinite or beyond +/-{limit:g} (e.g. {first:g}); "
+                    "policy contract.value_ranges.absolute_limit",
+                )
+            )
+    return out
+
+
 Check = Callable[[pd.DataFrame, dict[str, Any], Batches], list[Violation]]
 
 #: The contract, in report order.
@@ -256,10 +377,49 @@ CHECKS: dict[str, Check] = {
     "dtypes": check_dtypes,
     "min_rows": check_min_rows,
     "missing": check_missing,
+    "non_finite": check_non_finite,
     "value_ranges": check_value_ranges,
+    "time_grain": check_time_grain,
     "duplicate_keys": check_duplicate_keys,
     "label": check_label,
 }
+
+#: The checks run on each landing batch (row counts are the dataset's concern).
+BATCH_CHECKS: tuple[str, ...] = (
+    "required_columns",
+    "dtypes",
+    "missing",
+    "non_finite",
+    "value_ranges",
+    "time_grain",
+    "duplicate_keys",
+    "label",
+)
+
+
+def batch_policy(policy: dict[str, Any], labelled_rows: int) -> dict[str, Any]:
+    """``policy`` with the per-batch shares of ``contract.batch`` in place of the dataset's."""
+    view = copy.deepcopy(policy)
+    contract, batch = view["contract"], policy["contract"]["batch"]
+    contract["max_missing_fraction"] = batch["max_missing_fraction"]
+    contract["value_ranges"]["max_out_of_range_fraction"] = batch["max_out_of_range_fraction"]
+    enough = labelled_rows >= int(batch["label_min_rows"])
+    floors = list(batch["label_min_class_fraction"]) if enough else [0.0, 0.0]
+    contract["label"]["min_class_fraction"] = floors
+    return view
+
+
+def check_batch(frame: pd.DataFrame, policy: dict[str, Any], file: str) -> list[Violation]:
+    """Every per-batch check on one landing batch; each violation names ``file``."""
+    if frame.empty:
+        return [Violation("batches", "<rows>", "batch holds no rows (header only)", batch=file)]
+    label = policy["label"]
+    labelled = int(frame[label].notna().sum()) if label in frame.columns else 0
+    view = batch_policy(policy, labelled)
+    found: list[Violation] = []
+    for name in BATCH_CHECKS:
+        found.extend(CHECKS[name](frame, view, None))
+    return [Violation(v.check, v.column, v.reason, batch=file) for v in found]
 
 
 def run_contract(

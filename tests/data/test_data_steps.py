@@ -85,14 +85,19 @@ def test_unreadable_batch_fails_ingest_subprocess(run_step, tmp_path):
     shutil.copy(BATCH_FIXTURES / "unreadable.parquet", landing)
     done = run_step("ingest", "--landing", landing, "--policies", POLICIES, "--data", "data")
     assert done.returncode == 1
-    assert done.stderr.startswith("ingest: unreadable.parquet: cannot read as Parquet: Parquet magic bytes")
-    assert not (tmp_path / "data").exists()
+    assert done.stderr.startswith(
+        "ingest: unreadable.parquet: <file>: cannot read as Parquet: Parquet magic bytes"
+    )
+    assert "Traceback" not in done.stderr
+    rejected = read_json(tmp_path / "data" / "rejected.json")
+    assert [r["file"] for r in rejected["rejected"]] == ["unreadable.parquet"]
+    assert not (tmp_path / "data" / "data.parquet").exists()
 
 
-def test_missing_column_fails_validate_subprocess(run_step, tmp_path, reference):
+def test_too_few_rows_fails_validate_subprocess(run_step, tmp_path, reference):
     landing = tmp_path / "landing"
     landing.mkdir()
-    shutil.copy(BATCH_FIXTURES / "missing_column.parquet", landing)
+    shutil.copy(BATCH_FIXTURES / "too_few_rows.parquet", landing)
     assert run_ingest(landing, tmp_path / "data") == 0
     done = run_step(
         "validate_data",
@@ -100,10 +105,10 @@ def test_missing_column_fails_validate_subprocess(run_step, tmp_path, reference)
         *("--report", "report"),
     )
     assert done.returncode == 1
-    assert done.stderr.splitlines() == ["validate_data: temperature: required column missing"]
+    assert done.stderr.splitlines() == ["validate_data: min_rows: 200 rows, need at least 1095"]
     report = read_json(tmp_path / "report" / "report.json")
     assert report["status"] == "failed"
-    assert report["failures"] == [{"field": "temperature", "reason": "required column missing"}]
+    assert report["failures"] == [{"field": "min_rows", "reason": "200 rows, need at least 1095"}]
 
 
 # --- in-process: the same main() the subprocess runs -------------------------------------------
@@ -120,10 +125,13 @@ def run_validate(data: Path, report: Path, reference: Path | None, policies: Pat
 
 FIXTURES = [
     ("missing_column.parquet", "temperature: required column missing", "required_columns"),
-    ("wrong_dtype.csv", "dew_point: expected numeric, found str (e.g. '-1,0726')", "dtypes"),
-    ("all_nan_column.parquet", "visibility: all 1100 values missing, above the 5.0% allowed", "missing"),
-    ("header_only.csv", "header_only.csv: batch holds no rows (header only)", "batches"),
-    ("too_few_rows.parquet", "min_rows: 200 rows, need at least 1095", "min_rows"),
+    (
+        "wrong_dtype.csv",
+        "dew_point: expected numeric, found str (e.g. '-1,0726') (decimal comma? write numbers with '.')",
+        "dtypes",
+    ),
+    ("all_nan_column.parquet", "visibility: all 1100 values missing, above the 20.0% allowed", "missing"),
+    ("header_only.csv", "<rows>: batch holds no rows (header only)", "batches"),
     ("non_binary_label.parquet", "rain: not binary: ", "label"),
     ("out_of_range.parquet", "temperature: 1070 of 1100 values (97.27%) outside [-10, 10]", "value_ranges"),
     (
@@ -135,24 +143,23 @@ FIXTURES = [
 
 
 @pytest.mark.parametrize(("fixture", "reason", "check"), FIXTURES, ids=[f[0] for f in FIXTURES])
-def test_bad_batch_fails_validation_with_its_reason(isolated, reference, capsys, fixture, reason, check):
+def test_bad_batch_is_rejected_at_ingest_with_its_reason(isolated, capsys, fixture, reason, check):
     landing = isolated / "landing"
     landing.mkdir()
     shutil.copy(BATCH_FIXTURES / fixture, landing)
-    assert run_ingest(landing, isolated / "data") == 0
-    capsys.readouterr()
-    assert run_validate(isolated / "data", isolated / "report", reference) == 1
+    assert run_ingest(landing, isolated / "data") == 1
     lines = capsys.readouterr().err.splitlines()
-    assert any(line.startswith(f"validate_data: {reason}") for line in lines), lines
-    report = read_json(isolated / "report" / "report.json")
-    failed = {c["check"] for c in report["checks"] if c["status"] == "failed"}
-    assert report["status"] == "failed" and check in failed
+    assert any(line.startswith(f"ingest: {fixture}: {reason}") for line in lines), lines
+    rejected = read_json(isolated / "data" / "rejected.json")["rejected"]
+    assert [r["file"] for r in rejected] == [fixture]
+    assert check in {p["check"] for p in rejected[0]["problems"]}
+    assert not (isolated / "data" / "data.parquet").exists()
 
 
 def test_ingest_uses_the_bundled_dataset_when_landing_is_empty(isolated, capsys):
     landing = isolated / "landing"
     landing.mkdir()
-    (landing / "README.md").write_text("not a batch")
+    (landing / ".keep").write_text("hidden files are not batches")
     assert run_ingest(landing, isolated / "data") == 0
     _, manifest = read_dataset(isolated / "data")
     assert (manifest["source"], manifest["rows"], manifest["batches"]) == ("bundled:rainfall", 18159, [])
@@ -173,11 +180,12 @@ def test_unknown_bundled_dataset(isolated, capsys):
     )
 
 
-def _redelivery(rainfall: pd.DataFrame, landing: Path) -> pd.DataFrame:
+def _redelivery(rainfall: pd.DataFrame, landing: Path, start: int = -20) -> pd.DataFrame:
+    """Four years delivered, then a correction of 10 rows from ``start`` rows before the end."""
     landing.mkdir()
-    year = rainfall[(rainfall["date"] >= "1960-01-01") & (rainfall["date"] < "1964-01-01")]
-    year.to_parquet(landing / "2024-01-05-delivery.parquet", index=False)
-    corrected = year.iloc[100:110].assign(temperature=1.5)
+    years = rainfall[(rainfall["date"] >= "1960-01-01") & (rainfall["date"] < "1964-01-01")]
+    years.to_parquet(landing / "2024-01-05-delivery.parquet", index=False)
+    corrected = years.iloc[start : start + 10].assign(temperature=1.5)
     corrected.to_csv(landing / "2024-02-01-correction.csv", index=False)
     return corrected
 
@@ -195,14 +203,29 @@ def test_redelivered_rows_from_the_later_batch_win(isolated, rainfall):
     ]
 
 
+def test_back_dated_batch_cannot_overwrite_immutable_history(isolated, rainfall, capsys):
+    _redelivery(rainfall, isolated / "landing", start=100)  # April 1960: years before the newest data
+    assert run_ingest(isolated / "landing", isolated / "data") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "ingest: 2024-02-01-correction.csv: date: 10 row(s) would overwrite history older than 1963-11-01 "
+        "(first: 1960-04-10); policy ingest.revisable_days is 60"
+    )
+    rejected = read_json(isolated / "data" / "rejected.json")["rejected"]
+    assert [r["file"] for r in rejected] == ["2024-02-01-correction.csv"]
+
+
 def test_duplicate_policy_fail_stops_ingest(isolated, rainfall, policy_copy, capsys):
     _redelivery(rainfall, isolated / "landing")
     strict = policy_copy(lambda d: d["ingest"].update(duplicate_keys="fail"))
     assert run_ingest(isolated / "landing", isolated / "data", strict) == 1
     err = capsys.readouterr().err
-    assert err.startswith("ingest: date: 10 row(s) repeat keys of a later batch (first: {'date': '1960-04-10")
-    assert "2024-01-05-delivery.parquet and 2024-02-01-correction.csv" in err
-    assert not (isolated / "data").exists()
+    assert err.startswith(
+        "ingest: 2024-02-01-correction.csv: date: 10 key(s) already delivered by an earlier batch "
+        "(first: date=1963-12-12"
+    )
+    assert "policy ingest.duplicate_keys is 'fail'" in err
+    assert not (isolated / "data" / "data.parquet").exists()
 
 
 def test_drift_fails_only_with_a_fail_threshold(isolated, rainfall, policy_copy, capsys):
