@@ -80,11 +80,17 @@ def _offline_problems(pipeline_path: Path, overrides: Mapping[str, str], root: P
     return lines
 
 
+def job_status(job: Any) -> str:
+    """The job's status as the service spells it (azure-ai-ml returns a ``JobStatus`` enum)."""
+    status = getattr(job, "status", None)
+    return str(getattr(status, "value", status) or "")
+
+
 def failed_steps(client: Any, job_name: str) -> list[tuple[str, str, str]]:
     """(step, status, studio link) of every child job that did not complete."""
     found = []
     for child in client.jobs.list(parent_job_name=job_name):
-        status = str(getattr(child, "status", ""))
+        status = job_status(child)
         if status in FAILED_STATES:
             step = getattr(child, "display_name", None) or child.name
             found.append((str(step), status, str(getattr(child, "studio_url", "") or "")))
@@ -140,7 +146,7 @@ def submit_pipeline(
             file=err,
         )
     final = client.jobs.get(submitted.name)
-    status = str(getattr(final, "status", ""))
+    status = job_status(final)
     if status == "Completed":
         print(f"submit: {submitted.name} completed", file=out)
         return 0
