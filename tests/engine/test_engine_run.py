@@ -37,13 +37,13 @@ def test_diamond_runs_every_step_in_order(toy, cli):
         assert log.is_file() and log.parent == toy.runs()[-1] / "logs" and name in log.name
 
 
-def test_steps_run_in_the_code_folder_with_this_python_and_the_step_environment(toy, cli):
+def test_steps_run_in_a_snapshot_of_the_code_folder_with_this_python_and_the_step_environment(toy, cli):
     assert cli("run", toy.pipeline("diamond"), "--no-mlflow").code == 0
     run_id = toy.record()["run_id"]
     traces = {t["step"]: t for t in toy.traces()}
     assert set(traces) == {"source", "left", "merge"}  # scale.py (right) writes no trace
     for name, trace in traces.items():
-        assert trace["cwd"] == str(toy.root / "src")
+        assert trace["cwd"] == str(toy.runs()[-1] / "work" / name / "code")  # a copy, never toy/src
         assert trace["prefix"] == sys.prefix  # `python` in the command is this interpreter's venv
         env = trace["env"]
         assert (

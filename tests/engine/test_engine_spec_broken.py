@@ -169,8 +169,8 @@ CASES = [
     (
         "distribution.yml",
         "distribution.yml",
-        "jobs.ranks.distribution.type",
-        "distribution 'mpi' is not supported",
+        "jobs.ranks.distribution.process_count_per_instance",
+        "0 is not a positive count",
         "pipeline.distribution-supported",
     ),
 ]

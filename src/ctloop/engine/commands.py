@@ -134,6 +134,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     with _sigterm_interrupts():
         summary = run_pipeline(spec, options)
+    from ctloop.quarantine import quarantine_run
+
+    for moved in quarantine_run(summary.run_dir, summary.run_id):
+        print(moved.line(), file=sys.stderr)
     record = summary.record
     if summary.status != "completed":
         for name, step in record["steps"].items():

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctloop.engine import assets, command
+from ctloop.engine import assets, command, datastores, launch, sandbox
 from ctloop.engine.cache import CacheEntry, step_key
 from ctloop.engine.context import RunContext
 from ctloop.engine.hashing import tree_hash
+from ctloop.engine.process import Outcome
 from ctloop.engine.records import now, tail
 from ctloop.engine.spec import JobSpec, Port
 from ctloop.engine.spec.literals import coerce_literal, render_literal
@@ -84,15 +86,19 @@ def resolve_inputs(ctx: RunContext, job: JobSpec, upstream: dict[str, StepResult
     return out
 
 
-def _processes(ctx: RunContext, job: JobSpec) -> int | None:
-    if job.distribution_type != "pytorch":
-        return None
-    per_node = count_value(ctx.spec, job.process_count or 1)
-    # instance_count > 1 is simulated on this one machine: one node running every process
-    return per_node * count_value(ctx.spec, job.instance_count or 1)
+def _layout(ctx: RunContext, job: JobSpec) -> launch.Layout:
+    """Nodes and processes per node; every node is this machine (see launch.py)."""
+    nodes = count_value(ctx.spec, job.instance_count or 1)
+    per_node = (
+        count_value(ctx.spec, 1 if job.process_count is None else job.process_count)
+        if job.distribution_type
+        else 1
+    )
+    extra = {"worker_count": job.worker_count, "parameter_server_count": job.parameter_server_count}
+    return launch.layout_of(job.distribution_type, nodes, per_node, extra)
 
 
-def _cache_key(ctx: RunContext, job: JobSpec, inputs: Resolved, processes: int | None) -> str:
+def _cache_key(ctx: RunContext, job: JobSpec, inputs: Resolved, layout: launch.Layout) -> str:
     comp = job.component
     return step_key(
         spec_hash=comp.spec_hash,
@@ -100,7 +106,8 @@ def _cache_key(ctx: RunContext, job: JobSpec, inputs: Resolved, processes: int |
         literals=inputs.literals,
         input_hashes=inputs.hashes,
         layout={
-            "processes": processes,
+            "layout": layout.describe(),
+            "modes": {k: b.mode for k, b in job.inputs.items() if b.mode},
             "env": dict(job.environment_variables),
             "outputs": {p: o.type for p, o in comp.outputs.items()},
         },
@@ -155,9 +162,11 @@ def _reuse(ctx: RunContext, job: JobSpec, entry: CacheEntry, key: str) -> StepRe
         reused_from=entry.run_id,
     )
     registered = _register_assets(ctx, job, result)
+    published = publish(ctx, job, result.outputs, entry.run_id)
     ctx.record.step(
         job.name,
         status="cached",
+        datastore_outputs=published,
         finished=now(),
         duration_s=0.0,
         cache="hit",
@@ -222,37 +231,96 @@ def execute(ctx: RunContext, job: JobSpec, upstream: dict[str, StepResult]) -> S
     ctx.events.emit("step started", step=job.name)
     try:
         inputs = resolve_inputs(ctx, job, upstream)
-        processes = _processes(ctx, job)
-        key = _cache_key(ctx, job, inputs, processes)
+        layout = _layout(ctx, job)
+        key = _cache_key(ctx, job, inputs, layout)
         deterministic = job.component.is_deterministic
         if deterministic and not ctx.options.force and (entry := ctx.cache.lookup(key)) is not None:
             return _reuse(ctx, job, entry, key)
         cache_state = "off" if not deterministic else ("forced" if ctx.options.force else "miss")
-        return _run(ctx, job, inputs, processes, key, cache_state, log)
+        return _run(ctx, job, inputs, layout, key, cache_state, log)
     except Exception as exc:  # a step-level problem (bad value, asset conflict, I/O): the step fails
         ctx.tracker.end_step(job.name, "failed")
         return _fail(ctx, job, "failed", f"{exc.__class__.__name__}: {exc}", log, 0.0)
+
+
+def _stage(ctx: RunContext, job: JobSpec, inputs: Resolved, work: Path) -> list[sandbox.StagedInput]:
+    """Copy every data input under ``work/inputs`` (the step never sees the original)."""
+    staged = []
+    for name, original in inputs.paths.items():
+        digest = inputs.hashes.get(name) or ctx.content_hash(Path(original))
+        item = sandbox.stage_input(name, Path(original), work / "inputs", job.inputs[name].mode, digest)
+        inputs.text[name] = command.quote_path(item.path)
+        staged.append(item)
+    return staged
+
+
+def _launch(
+    ctx: RunContext, job: JobSpec, text: str, cwd: Path, env: dict[str, str], log: Path, layout: launch.Layout
+) -> Outcome:
+    """Run the command once per process of ``layout``; the first failure decides the outcome."""
+    argv = command.argv(text, None)
+    overlays = launch.process_envs(layout) if layout.processes > 1 or layout.distribution else [{}]
+    if len(overlays) == 1:
+        return ctx.procs.run(argv, cwd, {**env, **overlays[0]}, log, job.timeout)
+    outcomes: list[Outcome | None] = [None] * len(overlays)
+
+    def one(i: int) -> None:
+        outcomes[i] = ctx.procs.run(argv, cwd, {**env, **overlays[i]}, log, job.timeout)
+
+    threads = [threading.Thread(target=one, args=(i,), name=f"{job.name}-{i}") for i in range(len(overlays))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = [o for o in outcomes if o is not None]
+    duration = max(o.duration_s for o in done)
+    bad = next((o for o in done if o.status != "completed"), None)
+    return bad if bad is not None else Outcome("completed", 0, None, duration)
+
+
+def publish(ctx: RunContext, job: JobSpec, outputs: dict[str, Path], run_id: str) -> dict[str, str]:
+    """Copy outputs whose ``path`` is a datastore URI to the local datastore folder."""
+    published = {}
+    for port, out in job.outputs.items():
+        if not out.path:
+            continue
+        target = datastores.local_path(out.path, run_id=run_id, output_name=port)
+        source = outputs[port]
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / source.name if target.is_dir() else target)
+        published[port] = str(target)
+        ctx.events.emit(
+            "output copied to datastore", step=job.name, port=port, uri=out.path, path=str(target)
+        )
+    return published
+
+
+def _cleanup(staged: list[sandbox.StagedInput], work: Path) -> None:
+    for item in staged:
+        sandbox.make_writable(item.path.parent)
+    shutil.rmtree(work / "inputs", ignore_errors=True)
 
 
 def _run(
     ctx: RunContext,
     job: JobSpec,
     inputs: Resolved,
-    processes: int | None,
+    layout: launch.Layout,
     key: str,
     cache_state: str,
     log: Path,
 ) -> StepResult:
     outputs = _outputs(ctx, job)
+    work = ctx.work_dir(job.name)
+    work.mkdir(parents=True, exist_ok=True)
+    staged = _stage(ctx, job, inputs, work)
     text = command.render(
         job.component.command, inputs.text, {p: command.quote_path(v) for p, v in outputs.items()}
     )
-    if processes is not None and importlib.util.find_spec("torch") is None:
-        return _fail(
-            ctx, job, "failed", "a pytorch-distributed component needs PyTorch (make setup-dnn)", log, 0.0
-        )
-    cwd = job.component.code or ctx.work_dir(job.name)
-    cwd.mkdir(parents=True, exist_ok=True)
+    cwd = sandbox.snapshot_code(job.component.code, work / "code") if job.component.code else work
     env = _environment(ctx, job, {"ctloop.cache": cache_state})
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"# ctloop step {job.name} (run {ctx.run_id}) in {cwd}\n# $ {text}\n")
@@ -261,13 +329,20 @@ def _run(
         cache_key=key,
         command=text,
         cwd=str(cwd),
-        processes=processes,
+        processes=layout.processes,
+        layout=layout.describe(),
         inputs=inputs.paths,
         mlflow_run_id=env.get("MLFLOW_RUN_ID"),
     )
     ctx.record.step(job.name, **fields)
-    outcome = ctx.procs.run(command.argv(text, processes), cwd, env, log, job.timeout)
-    metrics = ctx.tracker.end_step(job.name, outcome.status)
+    outcome = _launch(ctx, job, text, cwd, env, log, layout)
+    changed = sandbox.changed_inputs(staged)
+    _cleanup(staged, work)
+    metrics = ctx.tracker.end_step(job.name, outcome.status if not changed else "failed")
+    if outcome.status == "completed" and changed:
+        names = ", ".join(f"{c.name!r} (mode {c.mode})" for c in changed)
+        reason = f"the step changed its read-only input {names}: write to an output, or use mode: rw_mount"
+        return _fail(ctx, job, "failed", reason, log, outcome.duration_s, metrics=metrics)
     if outcome.status != "completed":
         return _fail(
             ctx,
@@ -280,9 +355,12 @@ def _run(
             signal=outcome.signal,
             metrics=metrics,
         )
+    if job.component.code:
+        shutil.rmtree(cwd, ignore_errors=True)  # a failed step's snapshot stays for inspection
     hashes = {p: tree_hash(v) for p, v in outputs.items()}
     result = StepResult(job.name, "completed", outcome.duration_s, outputs, hashes, log=str(log))
     registered = _register_assets(ctx, job, result)
+    published = publish(ctx, job, outputs, ctx.run_id)
     out_metrics = _output_metrics(outputs)
     if job.component.is_deterministic:
         ctx.cache.store(
@@ -308,6 +386,7 @@ def _run(
         metrics=metrics,
         output_metrics=out_metrics,
         assets=registered,
+        datastore_outputs=published,
     )
     ctx.events.emit("step completed", step=job.name, duration_s=round(outcome.duration_s, 3), metrics=metrics)
     return result

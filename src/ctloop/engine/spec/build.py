@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ctloop.engine import datastores
+from ctloop.engine.spec.literals import PATH_TYPES
 from ctloop.engine.spec.model import (
     JOB_OUTPUT,
     PARENT_INPUT,
@@ -72,6 +75,10 @@ def _component(ref: ComponentRef, component: Any, job: str) -> ComponentSpec:
     )
 
 
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
 def _binding(value: Any, base: Path) -> Binding:
     if value is None:
         return Binding("unset")
@@ -83,27 +90,44 @@ def _binding(value: Any, base: Path) -> Binding:
         return Binding("literal", value)
     if isinstance(value, bool | int | float):
         return Binding("literal", value)
-    path = _attr(value, "path")
+    path, mode = _attr(value, "path"), _attr(value, "mode")
+    mode = str(mode) if mode else None
     if isinstance(path, str):
         inner = _binding(path, base)
         if inner.kind in ("parent", "job"):
-            return inner
-        return Binding("path", path, path=(base / path).resolve(), type=_attr(value, "type"))
+            return replace(inner, mode=mode)
+        local = datastores.local_path(path) if datastores.is_datastore_uri(path) else (base / path).resolve()
+        return Binding("path", path, path=local, type=_attr(value, "type"), mode=mode)
+    if _attr(value, "value") is not None and _attr(value, "type") not in (None, *PATH_TYPES):
+        return Binding("literal", _attr(value, "value"))
     return Binding("literal", value)
 
 
 def _output(port: str, value: Any, pipeline_outputs: Mapping[str, Any]) -> JobOutput:
     if isinstance(value, str) and (m := PARENT_OUTPUT.fullmatch(value.strip())):
         value = pipeline_outputs.get(m.group(1))
-    name = _attr(value, "name")
-    version = _attr(value, "version")
-    return JobOutput(port, str(name) if name else None, str(version) if version is not None else None)
+    name, version = _attr(value, "name"), _attr(value, "version")
+    mode, path = _attr(value, "mode"), _attr(value, "path")
+    return JobOutput(
+        port,
+        str(name) if name else None,
+        str(version) if version is not None else None,
+        mode=str(mode) if mode else None,
+        path=str(path) if isinstance(path, str) and path else None,
+    )
 
 
 def _pipeline_input(name: str, value: Any, base: Path) -> PipelineInput:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return PipelineInput(name, value)
     path, type_ = _attr(value, "path"), _attr(value, "type")
-    if isinstance(path, str) and isinstance(type_, str) and not isinstance(value, str | int | float | bool):
+    if isinstance(path, str) and isinstance(type_, str):
+        if datastores.is_datastore_uri(path):
+            return PipelineInput(name, datastores.local_path(path), type_)
         return PipelineInput(name, (base / path).resolve(), type_)
+    literal = _attr(value, "default", _attr(value, "value"))
+    if type_ not in PATH_TYPES and literal is not None:  # {type: integer, value: 3}
+        return PipelineInput(name, literal)
     return PipelineInput(name, value)
 
 
@@ -141,8 +165,10 @@ def build_spec(
             declared_inputs=tuple(str(k) for k in raw_inputs),
             declared_outputs=tuple(str(k) for k in raw_outs),
             distribution_type=_attr(dist, "type") or comp.distribution_type,
-            process_count=_attr(dist, "process_count_per_instance") or comp.process_count,
+            process_count=_first(_attr(dist, "process_count_per_instance"), comp.process_count),
             instance_count=_attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
+            worker_count=_attr(dist, "worker_count"),
+            parameter_server_count=int(_attr(dist, "parameter_server_count") or 0),
             timeout=_attr(limits, "timeout"),
             environment_variables={str(k): str(v) for k, v in env.items()},
         )

@@ -28,7 +28,7 @@ from ctloop.engine.spec.model import (
 from ctloop.engine.spec.source import YamlSource
 from ctloop.fileio import write_json_atomic
 
-FORMAT = 1
+FORMAT = 2
 
 
 def _sdk_version() -> str:

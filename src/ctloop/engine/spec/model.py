@@ -71,6 +71,7 @@ class Binding:
     port: str | None = None  # upstream output port
     path: Path | None = None  # absolute path for kind "path"
     type: str | None = None  # the data type written beside a path
+    mode: str | None = None  # ro_mount | download | rw_mount | direct ... (None: the type's default)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class JobOutput:
     port: str
     asset_name: str | None = None
     asset_version: str | None = None
+    mode: str | None = None  # rw_mount | upload | direct (all write to a local folder)
+    path: str | None = None  # where Azure ML would write it, e.g. azureml://datastores/<name>/paths/<p>
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class JobSpec:
     distribution_type: str | None = None
     process_count: Any = None
     instance_count: Any = 1
+    worker_count: int | None = None  # tensorflow distribution
+    parameter_server_count: int = 0
     timeout: float | None = None
     environment_variables: Mapping[str, str] = field(default_factory=dict)
 

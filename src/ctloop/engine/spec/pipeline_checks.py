@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ctloop.engine import datastores
 from ctloop.engine.spec.component_checks import REMOTE_PREFIXES, component_data_problems
 from ctloop.engine.spec.literals import FILE_TYPES, LITERAL_TYPES, PATH_TYPES
 from ctloop.engine.spec.problems import Problem
@@ -40,6 +41,8 @@ def _input_problems(src: YamlSource) -> list[Problem]:
             continue
         where: Field = ("inputs", str(name))
         type_ = value.get("type")
+        if "value" in value and type_ in (None, *LITERAL_TYPES):
+            continue  # a literal written as {type: integer, value: 3}
         if type_ not in PATH_TYPES:
             wanted = ", ".join(sorted(PATH_TYPES))
             reason = f"a pipeline input given as a mapping needs a data type ({wanted}); got {type_!r}"
@@ -58,6 +61,15 @@ def _input_problems(src: YamlSource) -> list[Problem]:
 def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[Problem]:
     """A uri_* path must be local (relative to the pipeline file) and exist with the right kind."""
     if "${{" in path:
+        return []
+    if datastores.is_datastore_uri(path):
+        local = datastores.local_path(path)
+        if not local.exists():
+            reason = (
+                f"{path!r}: datastore path not found locally (expected at {local}); "
+                "copy the data there, or register it with `ctloop data create`"
+            )
+            return [src.problem("pipeline.input-path-exists", where, reason)]
         return []
     if path.startswith(REMOTE_PREFIXES) or "://" in path:
         return [
@@ -97,6 +109,7 @@ def _component(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -
             src.problem("pipeline.component-exists", where, "a command job needs a 'component' (a file path)")
         )
         return
+    comp = comp.removeprefix("file:")
     if comp.startswith(REMOTE_PREFIXES):
         reason = f"{comp!r} is a registered component; the local engine needs a local component file"
         pre.problems.append(src.problem("pipeline.component-exists", where, reason))

@@ -11,7 +11,7 @@ from ctloop.engine.spec.pipeline_checks import path_problems
 from ctloop.engine.spec.problems import Problem
 from ctloop.engine.spec.source import YamlSource
 
-SUPPORTED_DISTRIBUTIONS = ("pytorch",)
+SUPPORTED_DISTRIBUTIONS = ("pytorch", "mpi", "tensorflow")
 _BINDING_HELP = "${{parent.inputs.<name>}} or ${{parent.jobs.<job>.outputs.<port>}}"
 
 
@@ -151,13 +151,15 @@ def _check_distribution(rep: _Report, job: JobSpec) -> None:
     where = f"jobs.{job.name}.distribution"
     if job.distribution_type is not None and job.distribution_type not in SUPPORTED_DISTRIBUTIONS:
         reason = (
-            f"distribution {job.distribution_type!r} is not supported locally (only pytorch, via torchrun)"
+            f"distribution {job.distribution_type!r} is not supported locally (pytorch, mpi or tensorflow)"
         )
         rep.add("pipeline.distribution-supported", f"{where}.type", reason)
         return
     checks = [("resources.instance_count", job.instance_count)]
     if job.distribution_type is not None:
-        checks.append(("distribution.process_count_per_instance", job.process_count or 1))
+        checks.append(
+            ("distribution.process_count_per_instance", 1 if job.process_count is None else job.process_count)
+        )
     for field, value in checks:
         try:
             count_value(rep.spec, value)
