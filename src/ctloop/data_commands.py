@@ -3,6 +3,10 @@
 ``ctloop data landing --dataset rainfall --until 1985-12-31 [--since DATE] [--out data/landing]
 [--freq month]`` writes a bundled dataset as landing batches (one Parquet file per period) so the
 pipeline's ingest step sees the same flow real deliveries make.
+
+``ctloop data quarantine list [--landing DIR]`` shows the batches a run rejected and moved to
+``<landing>/../quarantine/<run-id>/``; ``ctloop data quarantine release RUN_ID [FILE ...]`` moves
+them back once fixed.
 """
 
 from __future__ import annotations
@@ -42,7 +46,66 @@ def register(subparsers: Any) -> None:
         "--freq", default="month", choices=sorted(FREQUENCIES), help="one batch per period (default: month)"
     )
     landing.set_defaults(func=_landing)
+    _register_quarantine(sub)
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+
+
+def _register_quarantine(sub: Any) -> None:
+    """``data quarantine list|release``: batches ingest rejected, moved out of the landing folder."""
+    quarantine = sub.add_parser(
+        "quarantine",
+        help="list or release landing batches a run rejected",
+        description="Batches ingest rejected, moved to <landing>/../quarantine/<run-id>/.",
+    )
+    verbs = quarantine.add_subparsers(dest="quarantine_command", metavar="<list|release>")
+    listing = verbs.add_parser("list", help="every quarantined batch with its run and reasons")
+    listing.add_argument(
+        "--landing", default="data/landing", type=Path, help="landing folder (default: data/landing)"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_quarantine_list)
+    release = verbs.add_parser("release", help="move a run's quarantined batches back to the landing folder")
+    release.add_argument("run_id", help="the run whose quarantine folder to release")
+    release.add_argument("files", nargs="*", help="batch files to release (default: all of the run's)")
+    release.add_argument(
+        "--landing", default="data/landing", type=Path, help="landing folder (default: data/landing)"
+    )
+    release.set_defaults(func=_quarantine_release)
+    quarantine.set_defaults(func=lambda args: (quarantine.print_help(), 2)[1])
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    import json
+
+    from ctloop.quarantine import list_quarantine, quarantine_root
+
+    root = quarantine_root(args.landing)
+    reports = [r for r in list_quarantine(root) if r.get("batches") or r.get("error")]
+    if args.json:
+        print(json.dumps(reports, indent=2))
+        return 0
+    if not reports:
+        print(f"nothing quarantined under {root}")
+        return 0
+    for report in reports:
+        if report.get("error"):
+            print(f"{report['run_id']}: {report['error']}")
+        for batch in report.get("batches", []):
+            reasons = "; ".join(f"{p['column']}: {p['reason']}" for p in batch.get("problems", []))
+            print(f"{report['run_id']}  {batch['file']}  {reasons}")
+    return 0
+
+
+def _quarantine_release(args: argparse.Namespace) -> int:
+    from ctloop.quarantine import QuarantineError, quarantine_root, release
+
+    try:
+        moved = release(quarantine_root(args.landing), args.run_id, args.files or None, args.landing)
+    except QuarantineError as exc:
+        print(f"ctloop data quarantine release: {exc}", file=sys.stderr)
+        return 2
+    print(f"released {len(moved)} batch(es) to {args.landing}: {', '.join(moved) or 'none'}")
+    return 0
 
 
 def _parse_day(value: str | None, flag: str) -> Any:
