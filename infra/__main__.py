@@ -25,6 +25,7 @@ from infra import (  # noqa: E402
     keyvault,
     monitoring,
     naming,
+    network,
     outputs,
     registry,
     resource_group,
@@ -49,6 +50,7 @@ mon = monitoring.create(cfg, names, rg)
 ws = workspace.create(cfg, names, rg, workspace.Dependencies(account, vault, acr, mon))
 endpoint = workspace.create_endpoint(cfg, names, rg, ws)
 clusters = compute.create(cfg, rg, ws)
+network.create(cfg, rg, {"workspace": ws.id, "storage": account.id, "keyvault": vault.id, "registry": acr.id})
 access.create(
     cfg,
     client.subscription_id,

@@ -1,6 +1,14 @@
-"""Role assignments: the workspace and cluster identities get data-plane access to exactly the
-workspace's storage account, container registry and Key Vault; optional human principals get
-blob data access and the AzureML Data Scientist role on the workspace.
+"""Role assignments, least privilege, one scope each.
+
+- The workspace's system identity gets nothing from ctloop: Azure ML assigns its roles itself when it
+  creates the workspace (``roles.GRANTED_BY_AZURE_ML_TO_WORKSPACE``); assigning them again makes the
+  first ``pulumi up`` fail with RoleAssignmentExists.
+- Cluster identities read and write data (identity-based datastores), pull images, read secrets, and
+  hold AzureML Data Scientist on the workspace so the pipeline's deploy step can create deployments
+  and move traffic from inside a job (it cannot create compute or change the workspace).
+- The environment's CI principal (``ctloop:ci_principal``) and optional people
+  (``ctloop:data_access_principals``) get blob data access for identity-based uploads of code and
+  data, and AzureML Data Scientist on the workspace.
 
 Assignment names are GUIDs derived from (stack, principal, role, scope), so they are stable across
 runs and a re-run never creates duplicates.
@@ -82,18 +90,19 @@ def create(
     registry: pulumi.CustomResource,
     key_vault: pulumi.CustomResource,
 ) -> list[authorization.RoleAssignment]:
-    """All role assignments of one stack."""
-    identities = [Grant("workspace", identity_principal(workspace))] + [
-        Grant(f"{kind}-cluster", identity_principal(cluster)) for kind, cluster in clusters.items()
-    ]
+    """All role assignments of one stack (none for the workspace identity: Azure ML makes those)."""
+    identities = [Grant(f"{kind}-cluster", identity_principal(cluster)) for kind, cluster in clusters.items()]
     data_plane = [
         Target("storage", storage_account.id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
         Target("registry", registry.id, roles.ACR_PULL),
         Target("keyvault", key_vault.id, roles.KEY_VAULT_SECRETS_USER),
+        Target("workspace", workspace.id, roles.AZUREML_DATA_SCIENTIST),
     ]
     people = [
         Grant(f"principal-{p.object_id}", p.object_id, p.principal_type) for p in cfg.data_access_principals
     ]
+    if cfg.ci_principal:
+        people.insert(0, Grant("ci", cfg.ci_principal, "ServicePrincipal"))
     people_targets = [
         Target("storage", storage_account.id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
         Target("workspace", workspace.id, roles.AZUREML_DATA_SCIENTIST),

@@ -14,6 +14,7 @@ through ``pulumi.Config`` inside a Pulumi program and applies the same validatio
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,6 +89,37 @@ class BudgetConfig:
 
 
 @dataclass(frozen=True)
+class IpRange:
+    """A named address range allowed through the firewalls in ``public`` network mode."""
+
+    name: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class VnetConfig:
+    """The VNet of ``private`` network mode: private endpoints in one subnet, the CI runner in another."""
+
+    address_space: str
+    private_endpoints_subnet: str
+    runner_subnet: str
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """``public``: firewalls deny by default and allow ``allowed_ip_ranges``; ``private``: no public
+    access, private endpoints and DNS zones in ``vnet``."""
+
+    mode: str
+    allowed_ip_ranges: tuple[IpRange, ...]
+    vnet: VnetConfig | None
+
+    @property
+    def private(self) -> bool:
+        return self.mode == "private"
+
+
+@dataclass(frozen=True)
 class Principal:
     object_id: str
     principal_type: str
@@ -104,12 +136,14 @@ class StackConfig:
     owner: str
     cost_center: str
     extra_tags: Mapping[str, str]
-    public_network_access: str
+    network: NetworkConfig
     managed_network: str
     high_business_impact: bool
     log_retention_days: int
     storage_sku: str
+    storage_soft_delete_days: int
     registry_sku: str
+    registry_retention_days: int
     key_vault: KeyVaultConfig
     gpu_cluster: ClusterConfig
     cpu_cluster: ClusterConfig
@@ -118,6 +152,12 @@ class StackConfig:
     alerts: AlertsConfig
     budget: BudgetConfig
     data_access_principals: tuple[Principal, ...]
+    ci_principal: str | None = None
+
+    @property
+    def public_network_access(self) -> str:
+        """``Enabled`` in public network mode, ``Disabled`` in private mode."""
+        return "Disabled" if self.network.private else "Enabled"
 
     @property
     def tags(self) -> dict[str, str]:
@@ -314,22 +354,48 @@ def _check_guardrails(raw: Mapping[str, Any], guard: Mapping[str, Any], source: 
         )
 
 
-def _check_cross_fields(raw: Mapping[str, Any], source: str | Path) -> None:
-    if raw["public_network_access"] == "Disabled" and raw["managed_network"] == "Disabled":
+def _check_network(raw: Mapping[str, Any], source: str | Path) -> None:
+    network = raw["network"]
+    if raw["managed_network"] == "Disabled":
         raise StackConfigError(
             source,
             f"{NAMESPACE}:managed_network",
-            "must not be 'Disabled' when ctloop:public_network_access is 'Disabled' "
-            "(compute nodes could not reach the workspace's storage, registry and vault)",
+            "must not be 'Disabled': the storage, vault and registry firewalls deny by default, so compute "
+            "reaches them through the managed network's private endpoints",
         )
-    needs_premium = raw["public_network_access"] == "Disabled" or raw["managed_network"] != "Disabled"
-    if needs_premium and raw["registry_sku"] != "Premium":
+    if raw["registry_sku"] != "Premium":
         raise StackConfigError(
             source,
             f"{NAMESPACE}:registry_sku",
-            f"{raw['registry_sku']!r} cannot be reached privately; 'Premium' is required with a managed "
-            "network or without public network access",
+            f"{raw['registry_sku']!r} has no firewall or private endpoints; 'Premium' is required "
+            "with a managed network",
         )
+    if network["mode"] == "private" and "vnet" not in network:
+        raise StackConfigError(
+            source, f"{NAMESPACE}:network.vnet", "required key is missing (network.mode is 'private')"
+        )
+    if "vnet" in network:
+        vnet = network["vnet"]
+        try:
+            space = ipaddress.ip_network(vnet["address_space"])
+            for key in ("private_endpoints_subnet", "runner_subnet"):
+                if not ipaddress.ip_network(vnet[key]).subnet_of(space):  # type: ignore[arg-type]
+                    raise StackConfigError(
+                        source,
+                        f"{NAMESPACE}:network.vnet.{key}",
+                        f"{vnet[key]} is not inside address_space {vnet['address_space']}",
+                    )
+        except ValueError as exc:
+            raise StackConfigError(source, f"{NAMESPACE}:network.vnet", str(exc)) from None
+        a = ipaddress.ip_network(vnet["private_endpoints_subnet"])
+        if a.overlaps(ipaddress.ip_network(vnet["runner_subnet"])):
+            raise StackConfigError(
+                source, f"{NAMESPACE}:network.vnet.runner_subnet", "overlaps private_endpoints_subnet"
+            )
+
+
+def _check_cross_fields(raw: Mapping[str, Any], source: str | Path) -> None:
+    _check_network(raw, source)
     seen: dict[tuple[float, str], int] = {}
     for i, n in enumerate(raw["budget"]["notifications"]):
         key = (float(n["percent"]), n["type"])
@@ -372,6 +438,9 @@ def parse(
 ) -> StackConfig:
     """Validate the ``ctloop:`` keys (namespace stripped) and build a StackConfig."""
     policy_root = _policy_root(root)
+    if "network" not in raw and isinstance(raw.get("environment"), str):
+        # prod is private unless its stack file says otherwise; the others are public behind firewalls
+        raw = {**raw, "network": {"mode": "private" if raw["environment"] == "prod" else "public"}}
     _validate_schema(raw, load_schema(policy_root), source)
     guard = load_guardrails(policy_root)
     _check_guardrails(raw, guard, source)
@@ -403,12 +472,14 @@ def _build(raw: Mapping[str, Any], stack: str) -> StackConfig:
         owner=raw["owner"],
         cost_center=raw["cost_center"],
         extra_tags=dict(raw.get("tags", {})),
-        public_network_access=raw["public_network_access"],
+        network=_network(raw["network"]),
         managed_network=raw["managed_network"],
         high_business_impact=bool(raw["high_business_impact"]),
         log_retention_days=int(raw["log_retention_days"]),
         storage_sku=raw["storage_sku"],
+        storage_soft_delete_days=int(raw["storage_soft_delete_days"]),
         registry_sku=raw["registry_sku"],
+        registry_retention_days=int(raw["registry_retention_days"]),
         key_vault=KeyVaultConfig(
             purge_protection=bool(raw["key_vault"]["purge_protection"]),
             soft_delete_retention_days=int(raw["key_vault"]["soft_delete_retention_days"]),
@@ -437,4 +508,16 @@ def _build(raw: Mapping[str, Any], stack: str) -> StackConfig:
         data_access_principals=tuple(
             Principal(p["object_id"], p["principal_type"]) for p in raw.get("data_access_principals", [])
         ),
+        ci_principal=raw.get("ci_principal"),
+    )
+
+
+def _network(n: Mapping[str, Any]) -> NetworkConfig:
+    vnet = n.get("vnet")
+    return NetworkConfig(
+        mode=n["mode"],
+        allowed_ip_ranges=tuple(IpRange(r["name"], r["cidr"]) for r in n.get("allowed_ip_ranges", [])),
+        vnet=VnetConfig(vnet["address_space"], vnet["private_endpoints_subnet"], vnet["runner_subnet"])
+        if vnet
+        else None,
     )

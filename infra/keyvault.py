@@ -1,8 +1,9 @@
 """The workspace's Key Vault: RBAC authorisation, soft delete, purge protection per stack.
 
-With a managed virtual network the vault's firewall denies by default: compute reaches it over the
-managed network's private endpoint and the workspace as a trusted Azure service. Without one (dev)
-compute nodes reach it over the internet, so the firewall allows.
+The firewall denies by default in every stack: compute reaches the vault over the managed network's
+private endpoint, the workspace as a trusted Azure service. Public access follows the stack's network
+mode: ``public`` keeps the public endpoint for ``network.allowed_ip_ranges``; ``private`` turns it off
+(people and the CI runner use the VNet's private endpoint).
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ def create(
             enabled_for_deployment=False,
             enabled_for_disk_encryption=False,
             enabled_for_template_deployment=False,
-            public_network_access="Enabled",
+            public_network_access=cfg.public_network_access,
             network_acls=keyvault.NetworkRuleSetArgs(
-                default_action="Deny" if cfg.isolated else "Allow",
+                default_action="Deny",
                 bypass="AzureServices",
+                ip_rules=[]
+                if cfg.network.private
+                else [keyvault.IPRuleArgs(value=r.cidr) for r in cfg.network.allowed_ip_ranges],
             ),
         ),
         tags=cfg.tags,

@@ -14,6 +14,20 @@ NAMES: dict[str, str] = {
     AZUREML_DATA_SCIENTIST: "AzureML Data Scientist",
 }
 
+# Roles Azure ML grants the workspace's own system-assigned identity when it creates the workspace
+# (on its storage account, Key Vault, container registry and Application Insights). Assigning any of
+# them again from Pulumi fails the first `pulumi up` with RoleAssignmentExists, so ctloop never does.
+GRANTED_BY_AZURE_ML_TO_WORKSPACE = frozenset(
+    {
+        STORAGE_BLOB_DATA_CONTRIBUTOR,
+        "69566ab7-960f-475b-8e7c-b3118f30c6bd",  # Storage File Data Privileged Contributor
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor (storage, vault, registry, App Insights)
+        "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
+        ACR_PULL,
+        "8311e382-0749-4cb8-b61a-304f252e45ec",  # AcrPush
+    }
+)
+
 
 def definition_id(subscription_id: str, role_guid: str) -> str:
     """The subscription-scoped resource id of a built-in role definition."""

@@ -17,8 +17,17 @@ from .config import StackConfig
 from .naming import Names
 
 
+def ip_rules(cfg: StackConfig) -> list[storage.IPRuleArgs]:
+    """The allowed ranges as storage firewall rules (storage takes a bare address for a /32)."""
+    return [
+        storage.IPRuleArgs(i_p_address_or_range=r.cidr.removesuffix("/32"), action=storage.Action.ALLOW)
+        for r in cfg.network.allowed_ip_ranges
+    ]
+
+
 def create(cfg: StackConfig, names: Names, rg: resources.ResourceGroup) -> storage.StorageAccount:
-    return storage.StorageAccount(
+    """The account (firewall denies by default in every mode) and its blob soft-delete settings."""
+    account = storage.StorageAccount(
         "storage",
         account_name=names.storage_account,
         resource_group_name=rg.name,
@@ -35,9 +44,21 @@ def create(cfg: StackConfig, names: Names, rg: resources.ResourceGroup) -> stora
         is_hns_enabled=False,
         public_network_access=cfg.public_network_access,
         network_rule_set=storage.NetworkRuleSetArgs(
-            default_action="Allow" if cfg.public else "Deny",
+            default_action=storage.DefaultAction.DENY,
             bypass="AzureServices",
+            ip_rules=ip_rules(cfg) if not cfg.network.private else [],
         ),
         tags=cfg.tags,
         opts=pulumi.ResourceOptions(parent=rg),
     )
+    retention = storage.DeleteRetentionPolicyArgs(enabled=True, days=cfg.storage_soft_delete_days)
+    storage.BlobServiceProperties(
+        "storage-blob-service",
+        account_name=account.name,
+        resource_group_name=rg.name,
+        blob_services_name="default",
+        delete_retention_policy=retention,
+        container_delete_retention_policy=retention,
+        opts=pulumi.ResourceOptions(parent=account),
+    )
+    return account

@@ -45,6 +45,8 @@ def create(cfg: StackConfig, names: Names, rg: resources.ResourceGroup, deps: De
         system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
         public_network_access=cfg.public_network_access,
         managed_network=ml.ManagedNetworkSettingsArgs(isolation_mode=cfg.managed_network),
+        # the registry is behind a firewall: environment images build on the stack's CPU cluster
+        image_build_compute=cfg.cpu_cluster.name,
         hbi_workspace=cfg.high_business_impact,
         tags=cfg.tags,
         opts=pulumi.ResourceOptions(parent=rg),

@@ -38,6 +38,7 @@ def test_the_three_stacks_load_with_what_differs_per_environment():
     assert prod.gpu_cluster.priority == "Dedicated" and staging.gpu_cluster.priority == "Dedicated"
     assert dev.gpu_cluster.max_nodes < staging.gpu_cluster.max_nodes < prod.gpu_cluster.max_nodes == 8
     assert (dev.public_network_access, prod.public_network_access) == ("Enabled", "Disabled")
+    assert (dev.network.mode, staging.network.mode, prod.network.mode) == ("public", "public", "private")
     assert prod.key_vault.purge_protection and not dev.key_vault.purge_protection
     assert dev.log_retention_days < prod.log_retention_days
     assert dev.budget.amount < staging.budget.amount < prod.budget.amount
@@ -154,18 +155,54 @@ def test_a_bad_value_stops_with_file_key_and_reason(tmp_path, dev_document, path
     assert err.value.field.startswith("ctloop:")
 
 
-def test_private_workspace_without_a_managed_network_is_rejected(tmp_path, dev_document):
-    def mutate(config: dict[str, Any]) -> None:
-        config["ctloop:public_network_access"] = "Disabled"
-        config["ctloop:registry_sku"] = "Premium"
-
-    with pytest.raises(StackConfigError, match="ctloop:managed_network: must not be 'Disabled' when"):
-        load_mutated(tmp_path, dev_document, mutate)
+def test_a_stack_without_a_managed_network_is_rejected(tmp_path, dev_document):
+    with pytest.raises(StackConfigError, match="ctloop:managed_network: must not be 'Disabled': the storage"):
+        load_mutated(tmp_path, dev_document, set_path("managed_network", "Disabled"))
 
 
 def test_managed_network_needs_a_premium_registry(tmp_path, dev_document):
-    with pytest.raises(StackConfigError, match="ctloop:registry_sku: 'Basic' cannot be reached privately"):
-        load_mutated(tmp_path, dev_document, set_path("managed_network", "AllowInternetOutbound"))
+    with pytest.raises(StackConfigError, match="ctloop:registry_sku: 'Basic' has no firewall"):
+        load_mutated(tmp_path, dev_document, set_path("registry_sku", "Basic"))
+
+
+def test_private_mode_needs_a_vnet_with_subnets_inside_it(tmp_path, dev_document):
+    with pytest.raises(StackConfigError, match=r"ctloop:network\.vnet: required key is missing"):
+        load_mutated(tmp_path, dev_document, set_path("network", {"mode": "private"}))
+    vnet = {
+        "address_space": "10.0.0.0/24",
+        "private_endpoints_subnet": "10.0.0.0/25",
+        "runner_subnet": "10.9.0.0/25",
+    }
+    with pytest.raises(
+        StackConfigError, match=r"ctloop:network\.vnet\.runner_subnet: 10\.9\.0\.0/25 is not inside"
+    ):
+        load_mutated(tmp_path, dev_document, set_path("network", {"mode": "private", "vnet": vnet}))
+    vnet["runner_subnet"] = "10.0.0.64/26"
+    with pytest.raises(StackConfigError, match="runner_subnet: overlaps private_endpoints_subnet"):
+        load_mutated(tmp_path, dev_document, set_path("network", {"mode": "private", "vnet": vnet}))
+
+
+def test_network_mode_defaults_to_private_in_prod_and_public_elsewhere(tmp_path, dev_document):
+    def drop(config: dict[str, Any]) -> None:
+        del config["ctloop:network"]
+
+    assert load_mutated(tmp_path, dev_document, drop).network.mode == "public"
+
+    def prod_without_network(config: dict[str, Any]) -> None:
+        del config["ctloop:network"]
+        config["ctloop:environment"] = "prod"
+
+    # prod falls back to private, which then asks for the VNet it needs
+    with pytest.raises(StackConfigError, match=r"ctloop:network\.vnet: required key is missing"):
+        load_mutated(tmp_path, dev_document, prod_without_network)
+
+
+def test_a_bad_ip_range_is_rejected_with_its_key(tmp_path, dev_document):
+    bad = {"mode": "public", "allowed_ip_ranges": [{"name": "office", "cidr": "10.0.0.0/99"}]}
+    with pytest.raises(
+        StackConfigError, match=r"ctloop:network\.allowed_ip_ranges\[0\]\.cidr: .*does not match"
+    ):
+        load_mutated(tmp_path, dev_document, set_path("network", bad))
 
 
 def test_alert_frequency_may_not_exceed_the_window(tmp_path, dev_document):

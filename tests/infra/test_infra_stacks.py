@@ -31,6 +31,13 @@ METRIC_ALERT = "azure-native:monitor:MetricAlert"
 LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"
 DIAG = "azure-native:monitor:DiagnosticSetting"
 BUDGET = "azure-native:consumption:Budget"
+BLOB = "azure-native:storage:BlobServiceProperties"
+VNET = "azure-native:network:VirtualNetwork"
+SUBNET = "azure-native:network:Subnet"
+PE = "azure-native:network:PrivateEndpoint"
+PE_DNS = "azure-native:network:PrivateDnsZoneGroup"
+ZONE = "azure-native:privatedns:PrivateZone"
+ZONE_LINK = "azure-native:privatedns:VirtualNetworkLink"
 
 EXPECTED_COUNTS = {
     RG: 1,
@@ -42,13 +49,17 @@ EXPECTED_COUNTS = {
     WS: 1,
     ENDPOINT: 1,
     COMPUTE: 2,
-    ROLE: 9,  # 3 identities (workspace, gpu, cpu) x 3 scopes (storage, registry, vault)
+    ROLE: 8,  # 2 cluster identities x 4 scopes (storage, registry, vault, workspace); none for the workspace
     GROUP: 1,
     METRIC_ALERT: 1,
     LOG_ALERT: 1,
     DIAG: 1,
     BUDGET: 1,
+    BLOB: 1,
 }
+# private network mode adds a VNet, two subnets, 5 private endpoints (workspace, blob, file, vault,
+# registry) with their DNS zone groups, and 6 private DNS zones each linked to the VNet
+PRIVATE_COUNTS = {VNET: 1, SUBNET: 2, PE: 5, PE_DNS: 5, ZONE: 6, ZONE_LINK: 6}
 
 NAME_KIND = {
     RG: "resource_group",
@@ -78,9 +89,9 @@ def cfg(run, repo_root) -> StackConfig:
     return load_stack_config(run.stack, repo_root)
 
 
-def test_every_resource_is_created_once_per_kind(run):
+def test_every_resource_is_created_once_per_kind(run, cfg):
     counts = {t: len(run.of_type(t)) for t in {r.type for r in run.resources}}
-    assert counts == EXPECTED_COUNTS
+    assert counts == {**EXPECTED_COUNTS, **(PRIVATE_COUNTS if cfg.network.private else {})}
 
 
 def test_every_azure_name_respects_its_length_and_charset_rule(run):
@@ -97,7 +108,8 @@ def test_every_azure_name_respects_its_length_and_charset_rule(run):
 
 def test_every_tracked_resource_carries_the_required_tags(run, cfg):
     tracked = [r for r in run.resources if "location" in r.inputs]
-    assert len(tracked) == len(run.resources) - 1 - 9 - 1  # all but budget, role assignments, diagnostics
+    untracked = {BUDGET, ROLE, DIAG, BLOB, SUBNET, PE_DNS}  # no location, no tags in ARM
+    assert len(tracked) == len([r for r in run.resources if r.type not in untracked])
     for r in tracked:
         tags = r.inputs["tags"]
         assert (tags["env"], tags["owner"], tags["cost-center"]) == (
@@ -111,7 +123,7 @@ def test_everything_is_in_the_stack_region_and_resource_group(run, cfg):
     rg = run.one(RG)
     assert rg.inputs["resourceGroupName"] == f"rg-ctloop-{cfg.environment}"
     for r in run.resources:
-        if r.type in (GROUP, METRIC_ALERT):
+        if r.type in (GROUP, METRIC_ALERT, ZONE, ZONE_LINK):
             assert r.inputs["location"].lower() == "global"
         elif "location" in r.inputs:
             assert r.inputs["location"] == cfg.location, r.type
@@ -129,7 +141,14 @@ def test_storage_account_is_locked_down(run, cfg):
     assert s["allowSharedKeyAccess"] is False
     assert s["isHnsEnabled"] is False
     assert s["publicNetworkAccess"] == cfg.public_network_access
-    assert s["networkRuleSet"]["defaultAction"] == ("Allow" if cfg.public else "Deny")
+    rules = s["networkRuleSet"]
+    assert (rules["defaultAction"], rules["bypass"]) == ("Deny", "AzureServices")
+    expected = [] if cfg.network.private else [r.cidr for r in cfg.network.allowed_ip_ranges]
+    assert [r["iPAddressOrRange"] for r in rules.get("ipRules", [])] == expected
+    blob = run.one(BLOB).inputs
+    assert blob["accountName"] == run.one(STORAGE).state["name"]
+    for policy in (blob["deleteRetentionPolicy"], blob["containerDeleteRetentionPolicy"]):
+        assert policy == {"enabled": True, "days": cfg.storage_soft_delete_days}
 
 
 def test_key_vault_uses_rbac_soft_delete_and_purge_protection_per_stack(run, cfg):
@@ -140,10 +159,9 @@ def test_key_vault_uses_rbac_soft_delete_and_purge_protection_per_stack(run, cfg
     assert props.get("enablePurgeProtection") is (True if cfg.key_vault.purge_protection else None)
     assert props["tenantId"] == TENANT_ID
     assert "accessPolicies" not in props
-    assert props["networkAcls"] == {
-        "defaultAction": "Deny" if cfg.isolated else "Allow",
-        "bypass": "AzureServices",
-    }
+    assert props["publicNetworkAccess"] == cfg.public_network_access
+    expected = [] if cfg.network.private else [{"value": r.cidr} for r in cfg.network.allowed_ip_ranges]
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": expected}
 
 
 def test_purge_protection_is_on_in_prod(stack_run):
@@ -156,6 +174,9 @@ def test_container_registry_has_no_admin_user(run, cfg):
     assert acr["anonymousPullEnabled"] is False
     assert acr["sku"] == {"name": cfg.registry_sku}
     assert acr["publicNetworkAccess"] == cfg.public_network_access
+    assert acr["networkRuleSet"]["defaultAction"] == "Deny"
+    assert (acr["zoneRedundancy"], acr["dataEndpointEnabled"]) == ("Enabled", True)
+    assert acr["policies"]["retentionPolicy"] == {"days": cfg.registry_retention_days, "status": "enabled"}
 
 
 def test_application_insights_is_workspace_based(run, cfg):
@@ -177,6 +198,7 @@ def test_workspace_is_linked_and_has_a_system_identity(run, cfg):
     assert ws["systemDatastoresAuthMode"] == "Identity"
     assert ws["hbiWorkspace"] is cfg.high_business_impact
     assert ws["managedNetwork"]["isolationMode"] == cfg.managed_network
+    assert ws["imageBuildCompute"] == cfg.cpu_cluster.name  # the registry is behind a firewall
 
 
 def test_clusters_scale_from_zero_with_ssh_and_local_auth_off(run, cfg):
@@ -210,15 +232,21 @@ def test_gpu_scale_and_priority_per_stack(stack_run):
     assert [gpu(s)["vmPriority"] for s in STACKS] == ["LowPriority", "Dedicated", "Dedicated"]
 
 
-def test_identities_get_exactly_the_data_roles_on_exactly_those_resources(run):
-    principals = {
-        "workspace": run.one(WS).state["identity"]["principalId"],
-        **{r.inputs["computeName"]: r.state["identity"]["principalId"] for r in run.of_type(COMPUTE)},
-    }
+def test_no_role_that_azure_ml_grants_the_workspace_identity_is_assigned_again(run):
+    """Azure ML assigns its workspace identity's roles itself; a second assignment of the same
+    (principal, role, scope) fails the first `pulumi up` with RoleAssignmentExists."""
+    workspace_identity = run.one(WS).state["identity"]["principalId"]
+    assert [r.inputs for r in run.of_type(ROLE) if r.inputs["principalId"] == workspace_identity] == []
+    assert roles.STORAGE_BLOB_DATA_CONTRIBUTOR in roles.GRANTED_BY_AZURE_ML_TO_WORKSPACE
+
+
+def test_cluster_identities_get_exactly_the_data_roles_and_the_deploy_role(run):
+    principals = {r.inputs["computeName"]: r.state["identity"]["principalId"] for r in run.of_type(COMPUTE)}
     scopes = {
         run.one(STORAGE).id: roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
         run.one(ACR).id: roles.ACR_PULL,
         run.one(VAULT).id: roles.KEY_VAULT_SECRETS_USER,
+        run.one(WS).id: roles.AZUREML_DATA_SCIENTIST,  # the deploy step deploys from inside a job
     }
     expected = {(p, role, scope) for p in principals.values() for scope, role in scopes.items()}
     found = set()
@@ -339,3 +367,103 @@ def test_the_program_refuses_a_bad_config_before_creating_anything(repo_root):
         StackConfigError, match=r"Pulumi\.dev\.yaml: ctloop:gpu_cluster\.max_nodes: 12 is outside"
     ):
         run_stack("dev", repo_root, config=config)
+
+
+def test_ci_principal_gets_blob_data_access_for_uploads_and_the_workspace_role(repo_root):
+    config = pulumi_config("staging", repo_root)
+    ci = "22222222-3333-4444-8555-666666666666"
+    config["ctloop:ci_principal"] = ci
+    r = run_stack("staging", repo_root, config=config)
+    mine = sorted(
+        (a.inputs["scope"], a.inputs["roleDefinitionId"].rsplit("/", 1)[1], a.inputs["principalType"])
+        for a in r.of_type(ROLE)
+        if a.inputs["principalId"] == ci
+    )
+    assert mine == sorted(
+        [
+            (r.one(STORAGE).id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, "ServicePrincipal"),
+            (r.one(WS).id, roles.AZUREML_DATA_SCIENTIST, "ServicePrincipal"),
+        ]
+    )
+
+
+def test_public_mode_has_firewalls_and_no_private_network(stack_run):
+    run = stack_run("staging")
+    assert not run.of_type(VNET) and not run.of_type(PE) and not run.of_type(ZONE)
+    assert run.one(WS).inputs["publicNetworkAccess"] == "Enabled"
+    storage = run.one(STORAGE).inputs["networkRuleSet"]
+    assert storage["defaultAction"] == "Deny"
+    assert storage["ipRules"] == [
+        {"iPAddressOrRange": "198.51.100.16/28", "action": "Allow"},
+        {"iPAddressOrRange": "203.0.113.0/24", "action": "Allow"},
+    ]
+    acr = run.one(ACR).inputs["networkRuleSet"]
+    assert [r["iPAddressOrRange"] for r in acr["ipRules"]] == ["198.51.100.16/28", "203.0.113.0/24"]
+
+
+def test_private_mode_builds_vnet_private_endpoints_and_dns(stack_run, repo_root):
+    run = stack_run("prod")
+    cfg = load_stack_config("prod", repo_root)
+    assert cfg.network.private
+    for typ in (WS, STORAGE, VAULT, ACR):
+        assert (
+            run.one(typ).inputs.get(
+                "publicNetworkAccess", run.one(typ).inputs.get("properties", {}).get("publicNetworkAccess")
+            )
+            == "Disabled"
+        ), typ
+    assert run.one(ENDPOINT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    vnet = run.one(VNET)
+    assert vnet.inputs["addressSpace"]["addressPrefixes"] == [cfg.network.vnet.address_space]
+    subnets = {s.inputs["subnetName"]: s.inputs for s in run.of_type(SUBNET)}
+    assert subnets["snet-private-endpoints"]["addressPrefix"] == cfg.network.vnet.private_endpoints_subnet
+    assert subnets["snet-ci-runner"]["addressPrefix"] == cfg.network.vnet.runner_subnet
+    assert all(s["virtualNetworkName"] == vnet.state["name"] for s in subnets.values())
+    # one endpoint per (target, group), each pointing at the real resource, each in the PE subnet
+    pe_subnet = next(s for s in run.of_type(SUBNET) if s.inputs["subnetName"] == "snet-private-endpoints")
+    targets = {
+        (c["privateLinkServiceId"], c["groupIds"][0])
+        for pe in run.of_type(PE)
+        for c in pe.inputs["privateLinkServiceConnections"]
+    }
+    assert targets == {
+        (run.one(WS).id, "amlworkspace"),
+        (run.one(STORAGE).id, "blob"),
+        (run.one(STORAGE).id, "file"),
+        (run.one(VAULT).id, "vault"),
+        (run.one(ACR).id, "registry"),
+    }
+    assert {pe.inputs["subnet"]["id"] for pe in run.of_type(PE)} == {pe_subnet.id}
+    zones = {z.inputs["privateZoneName"]: z for z in run.of_type(ZONE)}
+    assert set(zones) == {
+        "privatelink.api.azureml.ms",
+        "privatelink.notebooks.azure.net",
+        "privatelink.blob.core.windows.net",
+        "privatelink.file.core.windows.net",
+        "privatelink.vaultcore.azure.net",
+        "privatelink.azurecr.io",
+    }
+    linked = {link.inputs["privateZoneName"] for link in run.of_type(ZONE_LINK)}
+    assert linked == set(zones)
+    assert {link.inputs["virtualNetwork"]["id"] for link in run.of_type(ZONE_LINK)} == {vnet.id}
+    used = {c["privateDnsZoneId"] for g in run.of_type(PE_DNS) for c in g.inputs["privateDnsZoneConfigs"]}
+    assert used == {z.id for z in zones.values()}
+
+
+def test_a_stack_switches_network_mode_by_config_alone(repo_root):
+    """staging in private mode: the same program builds the private network and closes public access."""
+    config = pulumi_config("staging", repo_root)
+    config["ctloop:network"] = json.dumps(
+        {
+            "mode": "private",
+            "vnet": {
+                "address_space": "10.50.0.0/22",
+                "private_endpoints_subnet": "10.50.0.0/24",
+                "runner_subnet": "10.50.1.0/24",
+            },
+        }
+    )
+    r = run_stack("staging", repo_root, config=config)
+    assert len(r.of_type(PE)) == 5 and len(r.of_type(ZONE)) == 6
+    assert r.one(VAULT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    assert r.one(STORAGE).inputs["networkRuleSet"]["ipRules"] == []
