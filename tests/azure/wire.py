@@ -523,7 +523,7 @@ class Workspace:
         found = [
             self._run(c["name"], c["status"], c.get("parent"), c.get("display_name"))
             for c in self.child_jobs
-            if c.get("parent") == m["run"]
+            if c.get("parent") in (None, m["run"])
         ]
         return Reply(200, {"value": found, "nextLink": None})
 
