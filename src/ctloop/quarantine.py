@@ -101,12 +101,18 @@ class Moved:
 
 
 def quarantine_report(
-    report_path: Path, run_id: str, store: BatchStore | None = None, root: Path | None = None
+    report_path: Path,
+    run_id: str,
+    store: BatchStore | None = None,
+    root: Path | None = None,
+    landing: Path | None = None,
 ) -> list[Moved]:
-    """Move every batch a ``rejected.json`` lists to ``<root>/<run_id>/``; write ``report.json`` there."""
+    """Move every batch a ``rejected.json`` lists to ``<root>/<run_id>/``; write ``report.json`` there.
+
+    ``landing`` is the original folder when the step read a staged copy (the report's path)."""
     store = store or LocalStore()
     report = json.loads(report_path.read_text())
-    landing = Path(report["landing"])
+    landing = landing or Path(report["landing"])
     folder = (root or quarantine_root(landing)) / run_id
     moved: list[Moved] = []
     kept = []
@@ -145,10 +151,27 @@ def quarantine_run(run_dir: Path, run_id: str, store: BatchStore | None = None) 
     moved: list[Moved] = []
     for report in sorted((run_dir / "outputs").glob(f"*/*/{REJECTED_FILE}")):
         try:
-            moved.extend(quarantine_report(report, run_id, store))
+            original = original_input(run_dir, report.parent.parent.name, json.loads(report.read_text()))
+            moved.extend(quarantine_report(report, run_id, store, landing=original))
         except (OSError, ValueError, KeyError) as exc:
             moved.append(Moved(str(report), None, f"unreadable rejection report: {exc}"))
     return moved
+
+
+def original_input(run_dir: Path, step: str, report: dict[str, Any]) -> Path | None:
+    """The folder the engine staged as the step's landing input (``<work>/inputs/<name>/<base>``).
+
+    The run record keeps each step's original input paths by name; None when it does not say."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    staged = Path(report.get("landing", ""))
+    inputs = (record.get("steps", {}).get(step) or {}).get("inputs") or {}
+    original = inputs.get(staged.parent.name)
+    if original and Path(original).name == staged.name:
+        return Path(original)
+    return None
 
 
 def list_quarantine(root: Path, store: BatchStore | None = None) -> list[dict[str, Any]]:
