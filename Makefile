@@ -55,7 +55,10 @@ lint: $(STAMP) ## ruff and the import contracts
 	@$(VENV)/bin/lint-imports
 
 run-pipeline: $(STAMP) ## Run the training pipeline (local by default; PIPELINE=, ARGS=, TARGET=azure STACK=dev)
-	@$(CTLOOP) run $(PIPELINE) --target $(TARGET) --stack $(STACK) $(ARGS)
+	@$(CTLOOP) run $(PIPELINE) --target $(TARGET) --stack $(STACK) $(ARGS); rc=$$?; \
+	  case $$rc in 0) ;; 1) echo "ctloop run exited 1: a step failed (its log is named above)" >&2 ;; \
+	  2) echo "ctloop run exited 2: a spec or an argument is wrong; nothing ran" >&2 ;; \
+	  *) echo "ctloop run exited $$rc" >&2 ;; esac; exit $$rc
 
 runs: $(STAMP) ## List local pipeline runs (ctloop runs show <id> for one)
 	@$(CTLOOP) runs list
@@ -69,6 +72,14 @@ lock: ## Re-resolve requirements.in into requirements.lock
 
 clean: ## Remove local state (.ctloop/) but keep the venv
 	rm -rf .ctloop
+
+.PHONY: docs mutation
+docs: $(STAMP) ## Build the documentation site into site/ (mkdocs-material, strict: a broken link fails)
+	@NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet && echo "site/index.html"
+
+mutation: $(STAMP) ## Mutation testing of gate, drift, triggers, splits, contracts (mutmut; survivors per module)
+	@OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2 >/dev/null; rc=$$?; \
+	  $(PY) benchmarks/mutation.py; summary=$$?; [ $$rc -eq 0 ] && exit $$summary || exit $$rc
 
 ## --- infra (Pulumi) ---
 PULUMI ?= pulumi
