@@ -2,18 +2,68 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("AZUREML_LOG_LEVEL", "ERROR")
+# Local endpoints in tests take a free router port (then keep it), never the policy's fixed one.
+os.environ.setdefault("CTLOOP_ROUTER_PORT", "0")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+TEST_RUN_ENV = "CTLOOP_TEST_RUN"
+# Pools the interpreter itself keeps for reuse and ends at exit (not started by the code under test).
+_INTERPRETER_HELPERS = (
+    "multiprocessing.resource_tracker",
+    "joblib.externals.loky",
+    "multiprocessing.forkserver",
+)
+
+
+def _processes_of_run(run_id: str) -> list[psutil.Process]:
+    """Live processes of this test session: descendants of this process, and any process whose
+    environment carries the session's run id (detached servers and their workers inherit it)."""
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    needle = f"{TEST_RUN_ENV}={run_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) not in found and int(entry.name) != me.pid:
+            with contextlib.suppress(OSError):
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    with contextlib.suppress(psutil.Error):
+                        found[int(entry.name)] = psutil.Process(int(entry.name))
+    alive = []
+    for proc in found.values():
+        with contextlib.suppress(psutil.Error):
+            helper = any(h in " ".join(proc.cmdline()) for h in _INTERPRETER_HELPERS)
+            if proc.status() != psutil.STATUS_ZOMBIE and not helper:
+                alive.append(proc)
+    return alive
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_process_left_behind() -> Iterator[None]:
+    """The suite leaves no process behind: whatever this session started and still runs at its
+    end is killed and fails the run, named by its command line."""
+    run_id = uuid.uuid4().hex
+    os.environ[TEST_RUN_ENV] = run_id
+    yield
+    leftover = _processes_of_run(run_id)
+    names = []
+    for proc in leftover:
+        with contextlib.suppress(psutil.Error):
+            names.append(f"{proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+    psutil.wait_procs(leftover, timeout=10)
+    assert not leftover, "processes left running by the test session:\n" + "\n".join(names)
 
 
 @pytest.fixture

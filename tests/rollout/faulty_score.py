@@ -2,7 +2,9 @@
 
 A model folder holding ``ctloop-test-fault.json`` misbehaves once it has answered ``after``
 requests: ``raise`` (the model raises: the production path answers 500), ``slow`` (the model
-sleeps ``seconds`` per call) or ``malformed`` (a 200 whose body is not a valid prediction).
+sleeps ``seconds`` per call), ``malformed`` (a 200 whose body is not a valid prediction),
+``leak`` (keeps ``kb`` KiB per call) or ``die`` (the whole server is killed with SIGKILL). With
+``when_file`` the fault starts once that file exists instead (the test decides the moment).
 Without that file it is exactly the production script. Never used outside tests.
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from azureml_inference_server_http.api.aml_request import rawhttp
@@ -22,6 +26,7 @@ from ctloop.serving.model import find_model_dir
 FAULT_FILE = "ctloop-test-fault.json"
 _fault: dict[str, Any] = {}
 _calls = 0
+_kept: list[bytearray] = []
 
 
 class _FaultyModel:
@@ -38,7 +43,11 @@ class _FaultyModel:
 
 
 def _active() -> bool:
-    return bool(_fault) and _calls > int(_fault.get("after", 0))
+    if not _fault:
+        return False
+    if _fault.get("when_file"):
+        return Path(_fault["when_file"]).exists()
+    return _calls > int(_fault.get("after", 0))
 
 
 def init() -> None:
@@ -55,4 +64,10 @@ def run(request: Any) -> Any:
     _calls += 1
     if _active() and _fault["mode"] == "malformed":
         return AMLResponse({"predictions": "not-a-list", "model_version": "?"}, 200, json_str=True)
+    if _active() and _fault["mode"] == "die":
+        os.killpg(os.getpgid(0), signal.SIGKILL)  # the server and all its workers, mid-request
+    if _active() and _fault["mode"] == "leak":
+        block = bytearray(int(_fault["kb"]) * 1024)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page: resident, not just reserved
+        _kept.append(block)
     return score.run(request)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from psutil import _pslinux
 
 from ctloop.rollout import procs
 from ctloop.rollout.jsonfile import StateError, read_json, write_json
@@ -42,9 +43,12 @@ def test_sigkill_after_the_grace_period(tmp_path: Path) -> None:
 
 def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
     ref = procs.start_detached([sys.executable, "-c", SLEEP], {}, tmp_path, tmp_path / "log.txt")
-    impostor = procs.ProcessRef(ref.pid, ref.create_time - 100)
-    assert not procs.is_running(impostor)
-    assert not procs.stop(impostor, 1)  # never signals a process it cannot prove is ours
+    for impostor in (
+        procs.ProcessRef(ref.pid, ref.start_ticks - 1, ref.token),  # same pid, started earlier
+        procs.ProcessRef(ref.pid, ref.start_ticks, "another-token"),  # same pid and tick, not ours
+    ):
+        assert not procs.is_running(impostor)
+        assert not procs.stop(impostor, 1)  # never signals a process it cannot prove is ours
     assert procs.is_running(ref)
     procs.stop(ref, 5)
     assert procs.ProcessRef.from_dict(None) is None
@@ -75,7 +79,12 @@ def test_a_deployment_left_booting_by_a_killed_caller_is_stopped(tmp_path: Path,
     (tmp_path / "model-copy").mkdir()
     write_json(
         home / "state.json",
-        {"starting": {"green": {**ref.to_dict(), "model_dir": str(tmp_path / "model-copy")}}},
+        {
+            "endpoint": "ctloop-rainfall",
+            "deployments": {},
+            "traffic": {},
+            "starting": {"green": {**ref.to_dict(), "model_dir": str(tmp_path / "model-copy")}},
+        },
     )
     endpoint = LocalEndpoint(
         load_rollout_policy(repo_root / "policies"), repo_root / "pipelines" / "endpoints", home
@@ -83,3 +92,40 @@ def test_a_deployment_left_booting_by_a_killed_caller_is_stopped(tmp_path: Path,
     assert endpoint.revive() == []
     assert not procs.is_running(ref) and not (tmp_path / "model-copy").exists()
     assert read_json(home / "state.json")["starting"] == {}
+
+
+def test_identity_survives_a_clock_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wall-clock step moves the boot time (and so psutil's create_time) by 22 s: the recorded
+    process is still ours, and a process is still never confused with another start."""
+    ref = procs.start_detached([sys.executable, "-c", SLEEP], {}, tmp_path, tmp_path / "log.txt")
+    try:
+        before = psutil.Process(ref.pid).create_time()
+        stepped = _pslinux.boot_time() + 22.0
+        monkeypatch.setattr(_pslinux, "boot_time", lambda: stepped)
+        assert psutil.Process(ref.pid).create_time() == pytest.approx(before + 22.0)  # the step is real
+        assert procs.is_running(ref)
+        assert not procs.is_running(procs.ProcessRef(ref.pid, ref.start_ticks + 1, ref.token))
+    finally:
+        assert procs.stop(ref, 5)
+    assert not procs.is_running(ref)
+
+
+def test_everything_an_owner_started_is_found_and_stopped(tmp_path: Path) -> None:
+    owner = str(tmp_path / "endpoint")
+    first = procs.start_detached(
+        SLEEPER, {"PATH": "/usr/bin:/bin"}, tmp_path, tmp_path / "a.txt", owner=owner
+    )
+    second = procs.start_detached(
+        [sys.executable, "-c", SLEEP], {}, tmp_path, tmp_path / "b.txt", owner=owner
+    )
+    stranger = procs.start_detached([sys.executable, "-c", SLEEP], {}, tmp_path, tmp_path / "c.txt")
+    try:
+        assert procs.wait_until(lambda: len(procs.owned_by(owner)) == 3, 20)  # the child inherits the owner
+        assert procs.uses_path(owner, tmp_path / "a.txt") is False
+        stopped = procs.stop_owned(owner, 5)
+        assert {r.pid for r in stopped} >= {first.pid, second.pid}
+        assert procs.owned_by(owner) == []
+        assert not procs.is_running(first) and not procs.is_running(second)
+        assert procs.is_running(stranger)  # not this owner's: untouched
+    finally:
+        procs.stop(stranger, 5)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ctloop.rollout.endpoint import DeploymentMetrics
-from ctloop.rollout.health import Quality, evaluate
+from ctloop.rollout.health import Quality, Sample, evaluate, live_breaches, watch
 
 HEALTH = {
     "max_error_rate": 0.02,
@@ -12,6 +14,10 @@ HEALTH = {
     "primary_metric": "roc_auc",
     "max_primary_metric_drop": 0.03,
     "min_labelled_rows": 500,
+    "interval_s": 1,
+    "max_rss_mb": 2048,
+    "max_rss_growth_kb_per_request": 64,
+    "max_restarts": 0,
 }
 
 
@@ -60,3 +66,59 @@ def test_quality_is_skipped_without_enough_labelled_rows() -> None:
 def test_no_primary_metric_configured_means_no_quality_check() -> None:
     verdict = evaluate(_m(), {**HEALTH, "primary_metric": None}, Quality(0.1, 900), Quality(0.9, 900))
     assert verdict.ok
+
+
+# --- health sampled during a bake (no sleeping: the wait is injected) ----------------------------
+def _ok(requests: int = 100, rss: float = 300.0) -> Sample:
+    return Sample(alive=True, requests=requests, errors=0, p99_ms=20.0, rss_mb=rss, restarts=0)
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason"),
+    [
+        (Sample(alive=False), "stopped"),
+        (Sample(alive=True, requests=3, restarts=1, rss_mb=300.0), "1 worker restart(s)"),
+        (Sample(alive=True, requests=3, rss_mb=2049.0), "resident memory 2049 MiB exceeds 2048"),
+        (Sample(alive=True, requests=100, errors=3, rss_mb=300.0), "error rate 3.0%"),
+        (Sample(alive=True, requests=100, p99_ms=1001.0, rss_mb=300.0), "p99 latency 1001 ms"),
+    ],
+)
+def test_each_live_limit_breaks_alone(sample: Sample, reason: str) -> None:
+    reasons = live_breaches(sample, None, HEALTH)
+    assert len(reasons) == 1 and reason in reasons[0]
+
+
+def test_rates_wait_for_enough_requests_and_limits_are_inclusive() -> None:
+    assert live_breaches(Sample(alive=True, requests=49, errors=49), None, HEALTH) == []
+    assert live_breaches(Sample(alive=True, requests=50, errors=1, p99_ms=1000.0), None, HEALTH) == []
+    assert live_breaches(Sample(alive=True, requests=3, rss_mb=2048.0), None, HEALTH) == []
+
+
+def test_memory_growth_is_judged_per_request_after_warm_up() -> None:
+    base = _ok(requests=50, rss=300.0)
+    # 64 KiB per request exactly is allowed; more is a leak
+    assert live_breaches(_ok(requests=100, rss=300.0 + 50 * 64 / 1024), base, HEALTH) == []
+    leak = live_breaches(_ok(requests=100, rss=300.0 + 50 * 65 / 1024), base, HEALTH)
+    assert len(leak) == 1 and "65 KiB per request" in leak[0]
+    # too few requests since the base: not judged yet
+    assert live_breaches(_ok(requests=99, rss=900.0), base, HEALTH) == []
+
+
+def test_the_watch_stops_at_the_first_breaking_sample() -> None:
+    samples = iter([_ok(10), _ok(60, 300.0), _ok(110, 301.0), _ok(160, 400.0), _ok(210, 500.0)])
+    waits: list[float] = []
+
+    def wait(interval: float) -> bool:
+        waits.append(interval)
+        return False  # the bake never ends by itself here
+
+    reasons, taken = watch(lambda: next(samples), HEALTH, wait)
+    assert len(taken) == 4 and taken[-1].requests == 160  # 100 MiB over 100 requests after the base
+    assert "KiB per request" in reasons[0]
+    assert waits == [1.0] * 4
+
+
+def test_the_watch_ends_with_the_bake_when_nothing_breaks() -> None:
+    ends = iter([False, False, True])
+    reasons, taken = watch(lambda: _ok(), HEALTH, lambda _: next(ends))
+    assert reasons == [] and len(taken) == 3

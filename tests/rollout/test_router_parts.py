@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
-import itertools
+import random
 from collections import Counter
 
 import numpy as np
 
 from ctloop.metrics import roc_auc
-from ctloop.rollout.router import Picker
+from ctloop.rollout.router import Picker, assign, bucket
 from ctloop.rollout.router_metrics import MetricsStore, percentile
 
 
-def test_weights_give_exact_shares() -> None:
+def test_random_assignment_follows_the_weights() -> None:
+    picker = Picker({"blue": 90, "green": 10}, rng=random.Random(7))
+    picks = Counter(picker.pick() for _ in range(10_000))
+    assert set(picks) == {"blue", "green"}
+    assert 850 <= picks["green"] <= 1150  # 10% of 10,000 within about 5 standard deviations
+
+
+def test_sticky_assignment_keeps_each_client_on_one_variant() -> None:
     picker = Picker({"blue": 90, "green": 10})
-    picks = Counter(picker.pick() for _ in range(1000))
-    assert picks == {"blue": 900, "green": 100}
-    # smooth: green is never picked twice in a row at 10%
-    seq = [picker.pick() for _ in range(100)]
-    assert all(not (a == b == "green") for a, b in itertools.pairwise(seq))
+    clients = [f"user-{i}" for i in range(2000)]
+    first = {c: picker.pick(c) for c in clients}
+    assert all(picker.pick(c) == first[c] for c in clients[:200] for _ in range(3))
+    share = sum(v == "green" for v in first.values()) / len(clients)
+    assert 0.07 <= share <= 0.13  # every client sees the split in expectation
+    assert 0 <= bucket("user-1") < 100 and bucket("user-1") == bucket("user-1")
+
+
+def test_assign_maps_points_onto_cumulative_shares() -> None:
+    weights = {"green": 10, "blue": 90}  # order-independent: shares follow sorted names
+    assert assign(weights, 0.0) == "blue" and assign(weights, 89.99) == "blue"
+    assert assign(weights, 90.0) == "green" and assign(weights, 99.999) == "green"
+    assert assign({"blue": 0}, 50.0) is None
+
+
+def test_deployments_out_of_rotation_get_nothing() -> None:
+    picker = Picker({"blue": 50, "green": 50}, rng=random.Random(1))
+    assert {picker.pick(down={"green"}, known=["blue", "green"]) for _ in range(200)} == {"blue"}
+    # the only weighted deployment is down: a healthy one at 0% takes the traffic
+    solo = Picker({"green": 100})
+    assert solo.pick("u1", down={"green"}, known=["blue", "green"]) == "blue"
+    assert solo.pick(down={"green", "blue"}, known=["blue", "green"]) is None
 
 
 def test_zero_weights_route_nowhere() -> None:

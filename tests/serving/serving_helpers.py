@@ -83,24 +83,27 @@ FAST_ROLLOUT = {
         "max_p99_latency_ms": 600,
         "min_labelled_rows": 100,
         "max_primary_metric_drop": 0.1,
+        "interval_s": 0.2,
     },
     "traffic": {"rate_rps": 30, "batch_rows": 5, "concurrency": 2, "request_timeout_s": 10},
     "deployment": {"ready_timeout_s": 240, "stop_timeout_s": 5},
 }
 
 
-def write_endpoints(dest: Path, scoring_script: Path | None = None) -> Path:
-    """A copy of pipelines/endpoints; optionally every slot served by ``scoring_script``."""
+def write_endpoints(dest: Path, scoring_script: Path | None = None, instance_count: int = 1) -> Path:
+    """A copy of pipelines/endpoints with ``instance_count`` (one worker per slot by default, for a
+    small shared machine); optionally every slot served by ``scoring_script``."""
     shutil.copytree(REPO / "pipelines" / "endpoints", dest)
-    if scoring_script is not None:
-        for slot in ("blue", "green"):
-            path = dest / f"{slot}.yml"
-            spec = yaml.safe_load(path.read_text())
+    for slot in ("blue", "green"):
+        path = dest / f"{slot}.yml"
+        spec = yaml.safe_load(path.read_text())
+        spec["instance_count"] = instance_count
+        if scoring_script is not None:
             spec["code_configuration"] = {
                 "code": str(scoring_script.parent),
                 "scoring_script": scoring_script.name,
             }
-            path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return dest
 
 

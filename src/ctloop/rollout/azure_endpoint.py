@@ -300,3 +300,11 @@ def ml_client_from_environment() -> Any:
     if all(os.environ.get(k) for k in keys):
         return MLClient(credential, *(os.environ[k] for k in keys))
     return MLClient.from_config(credential=credential)
+
+
+def open_azure_endpoint(policy: RolloutPolicy, endpoints_dir: str | Path) -> AzureEndpoint:
+    """The stack's managed online endpoint, through an MLClient from the environment."""
+    client = ml_client_from_environment()
+    return AzureEndpoint(
+        client, policy, endpoints_dir, rest_metrics_query(client._credential), name=configured_endpoint_name()
+    )

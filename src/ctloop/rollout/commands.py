@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ctloop.rollout import IMPLEMENTATIONS
 from ctloop.rollout.specs import DEFAULT_ENDPOINTS_DIR
 
 TARGET_ENV = "CTLOOP_TARGET"
@@ -23,7 +24,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoints", type=Path, default=DEFAULT_ENDPOINTS_DIR, help="endpoint YAML folder")
     parser.add_argument(
         "--target",
-        choices=("local", "azure"),
+        choices=tuple(IMPLEMENTATIONS),
         default=os.environ.get(TARGET_ENV) or "local",
         help="local router + azmlinfsrv, or an Azure ML managed online endpoint",
     )
@@ -36,7 +37,9 @@ def register(subparsers: Any) -> None:
 
     up = esub.add_parser("up", help="start the endpoint (local router); optionally add a deployment at 0%%")
     _common(up)
-    up.add_argument("--port", type=int, default=0, help="router port (0: a free one)")
+    up.add_argument(
+        "--port", type=int, default=None, help="router port (default: router.port, or the one it had)"
+    )
     up.add_argument("--deployment", choices=("blue", "green"), help="slot to create or update")
     up.add_argument("--model-dir", type=Path, help="MLflow model folder to serve")
     up.add_argument("--model-name", help="registered model name (with --version)")
@@ -111,25 +114,9 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def _endpoint(args: argparse.Namespace, policy: Any) -> Any:
-    if args.target == "azure":
-        from ctloop.rollout.azure_endpoint import (
-            AzureEndpoint,
-            configured_endpoint_name,
-            ml_client_from_environment,
-            rest_metrics_query,
-        )
+    from ctloop.rollout import open_endpoint
 
-        client = ml_client_from_environment()
-        return AzureEndpoint(
-            client,
-            policy,
-            args.endpoints,
-            rest_metrics_query(client._credential),
-            name=configured_endpoint_name(),
-        )
-    from ctloop.rollout.local import LocalEndpoint
-
-    return LocalEndpoint(policy, args.endpoints)
+    return open_endpoint(args.target, policy, args.endpoints)
 
 
 def _controller(args: argparse.Namespace) -> Any:
@@ -173,16 +160,13 @@ def _endpoint_up(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     endpoint = _endpoint(args, policy)
-    if args.target == "local":
-        port = endpoint.ensure_router(args.port)
-        print(f"endpoint {endpoint.name}: router on http://127.0.0.1:{port}/score")
-        for name in endpoint.revive():
-            print(f"deployment {name}: was not running; restarted")
+    for line in endpoint.bring_up(args.port):
+        print(line)
     if not args.deployment:
         if args.model_dir or args.version:
             raise EndpointError("name the slot with --deployment blue|green")
         return 0
-    model_dir, name, version = _resolve_model(args)
+    model_dir, name, version = _resolve_model(args, endpoint)
     info = endpoint.create_or_update_deployment(DeploymentSpec(args.deployment, name, version, model_dir))
     if not any(endpoint.traffic().values()):
         endpoint.set_traffic({args.deployment: 100})
@@ -190,20 +174,14 @@ def _endpoint_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_model(args: argparse.Namespace) -> tuple[Path | None, str, str]:
+def _resolve_model(args: argparse.Namespace, endpoint: Any) -> tuple[Path | None, str, str]:
     from ctloop.rollout.endpoint import EndpointError
 
     if args.model_dir:
         return args.model_dir, args.model_name or args.model_dir.name, args.version or "local"
     if not (args.model_name and args.version):
         raise EndpointError("give --model-dir, or --model-name and --version")
-    if args.target == "azure":
-        return None, args.model_name, args.version
-    from ctloop.rollout.local import endpoint_home
-    from ctloop.rollout.registry_adapter import RolloutRegistry
-
-    dest = endpoint_home() / "models" / f"{args.model_name}-{args.version}"
-    return RolloutRegistry(args.model_name).fetch(args.version, dest), args.model_name, args.version
+    return endpoint.fetch_model(args.model_name, args.version), args.model_name, args.version
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -237,11 +215,8 @@ def _endpoint_status(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=str))
         return 0
     print(f"endpoint {endpoint.name} ({args.target})")
-    if args.target == "local":
-        port = endpoint.router_port()
-        print(
-            f"router: http://127.0.0.1:{port}/score" if port else "router: not running (ctloop endpoint up)"
-        )
+    for line in endpoint.describe():
+        print(line)
     head = (
         "DEPLOYMENT",
         "MODEL",
@@ -332,12 +307,6 @@ def _endpoint_down(args: argparse.Namespace) -> int:
         endpoint.delete_deployment(args.deployment)
         print(f"deployment {args.deployment} deleted")
         return 0
-    if args.target == "azure":
-        print(
-            "error: 'endpoint down' on Azure deletes nothing; use --deployment or the Azure ML CLI",
-            file=sys.stderr,
-        )
-        return 2
     stopped = endpoint.down()
     print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     return 0

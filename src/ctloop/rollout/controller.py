@@ -10,6 +10,9 @@ Stages (``rollout.json`` is written atomically at every transition)::
 - ``mirror`` (optional): a share of live traffic is copied to it; answers discarded, measured.
 - ``canary``: each step moves ``weight``% to it, replays labelled rows through the endpoint for
   ``bake_s`` and checks error rate, p99 latency and the primary metric against the old slot.
+- During every bake (mirror and each canary step) health is sampled every ``health.interval_s``:
+  liveness, worker restarts, resident memory (absolute and growth per request), error rate and
+  p99 so far. The first sample that breaks a limit ends the bake and rolls back.
 - ``promoting``: 100% to the new slot, the old slot deleted, the registry records the version.
 - ``rolling_back``: 100% back to the old slot, the new one deleted, the registry marks the
   version rejected with the reason; the command exits non-zero.
@@ -22,7 +25,7 @@ time: ``rollout.lock`` is held for the controller's lifetime (released if it die
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,10 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from ctloop.rollout import procs
 from ctloop.rollout.endpoint import SLOTS, DeploymentMetrics, DeploymentSpec, Endpoint
-from ctloop.rollout.health import Quality, Verdict, evaluate
+from ctloop.rollout.health import Quality, Sample, Verdict, evaluate, watch
 from ctloop.rollout.jsonfile import read_json, try_lock, write_json
 from ctloop.rollout.policy import RolloutPolicy
 from ctloop.rollout.registry_adapter import RolloutRegistry
@@ -63,13 +65,11 @@ def rollout_status(home: Path) -> dict[str, Any] | None:
     """The last rollout's state in ``home``, with ``controller_alive`` (a controller runs it now)."""
     state = read_json(Path(home) / "rollout.json", None)
     if state is not None:
-        ref = state.get("controller") or {}
         try:
-            proc = psutil.Process(int(ref.get("pid", -1)))
-            alive = abs(proc.create_time() - float(ref.get("create_time", 0))) < 0.05
-        except (psutil.NoSuchProcess, ValueError):
-            alive = False
-        state["controller_alive"] = alive and state.get("stage") in ACTIVE
+            ref = procs.ProcessRef.from_dict(state.get("controller"))
+        except (TypeError, ValueError):
+            ref = None
+        state["controller_alive"] = procs.is_running(ref) and state.get("stage") in ACTIVE
     return state
 
 
@@ -136,8 +136,7 @@ class Controller:
             self._lock = None
 
     def _claim(self, state: dict[str, Any]) -> None:
-        me = psutil.Process(os.getpid())
-        state["controller"] = {"pid": me.pid, "create_time": me.create_time()}
+        state["controller"] = procs.self_ref().to_dict()
 
     # --- entry points --------------------------------------------------------------------------
     def start(self, request: RolloutRequest) -> dict[str, Any]:
@@ -317,16 +316,11 @@ class Controller:
         since = time.time()
         self.endpoint.set_mirror({new: percent})
         try:
-            stats = replay(
-                self._scoring(),
-                self._labelled(state),
-                self.policy.traffic,
-                float(self.policy.mirror["bake_s"]),
-            )
+            stats, breaches = self._bake(state, since, float(self.policy.mirror["bake_s"]))
         finally:
             self.endpoint.set_mirror({})
         metrics = self.endpoint.metrics(since, self.policy.health.get("primary_metric"))
-        verdict = self._judge(state, metrics, stats, metrics)
+        verdict = self._judge(state, metrics, stats, metrics, breaches)
         self._record(state, "mirror", verdict)
         if not verdict.ok:
             self._transition(
@@ -351,11 +345,11 @@ class Controller:
             f"rollout {state['id']}: canary step {index + 1}/{len(steps)}: "
             f"{new}={step.weight}% for {step.bake_s:g}s"
         )
-        stats = replay(self._scoring(), self._labelled(state), self.policy.traffic, step.bake_s)
+        stats, breaches = self._bake(state, since, step.bake_s)
         metric = self.policy.health.get("primary_metric")
         window = self.endpoint.metrics(since, metric)
         whole = self.endpoint.metrics(float(state["canary_started"]), metric)
-        verdict = self._judge(state, window, stats, whole)
+        verdict = self._judge(state, window, stats, whole, breaches)
         self._record(state, f"canary:{index}", verdict)
         if not verdict.ok:
             self._restore_old(state)
@@ -405,6 +399,51 @@ class Controller:
         )
 
     # --- helpers -------------------------------------------------------------------------------
+    def _bake(self, state: dict[str, Any], since: float, duration_s: float) -> tuple[ReplayStats, list[str]]:
+        """Replay labelled traffic for ``duration_s`` while sampling the new deployment's health;
+        a broken limit ends the bake at once. Returns (client-side stats, breaches)."""
+        stop, finished = threading.Event(), threading.Event()
+        out: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                out["stats"] = replay(
+                    self._scoring(), self._labelled(state), self.policy.traffic, duration_s, stop
+                )
+            except Exception as exc:
+                out["error"] = exc
+            finally:
+                finished.set()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            breaches, samples = watch(
+                lambda: self._sample(state["new"], since), self.policy.health, finished.wait
+            )
+        finally:
+            stop.set()
+            worker.join()
+        if "error" in out:
+            raise out["error"]
+        state.setdefault("samples", []).append({"since": since, "taken": len(samples), "breaches": breaches})
+        return out["stats"], breaches
+
+    def _sample(self, new: str, since: float) -> Sample:
+        """The new deployment now: liveness, resources, and its requests since ``since``."""
+        info = self.endpoint.deployments().get(new)
+        resources = self.endpoint.resources().get(new)
+        alive = bool(info and info.healthy) and (resources is None or resources.alive)
+        m = self.endpoint.metrics(since).get(new) if alive else None
+        return Sample(
+            alive=alive,
+            requests=m.requests if m else 0,
+            errors=m.errors if m else 0,
+            p99_ms=m.p99_ms if m else None,
+            rss_mb=resources.rss_mb if resources else None,
+            restarts=resources.restarts if resources else 0,
+        )
+
     def _scoring(self) -> ScoringClient:
         if self._client is None:
             self._client = ScoringClient(
@@ -443,6 +482,7 @@ class Controller:
         window: dict[str, DeploymentMetrics],
         stats: ReplayStats,
         whole: dict[str, DeploymentMetrics],
+        breaches: list[str] | None = None,
     ) -> Verdict:
         old, new = state.get("old"), state["new"]
         old_client = stats.by_deployment.get(old or "")
@@ -455,6 +495,10 @@ class Controller:
         quality_old = self._quality(whole.get(old), self._client_old.by_deployment.get(old)) if old else None
         quality_new = self._quality(window.get(new), stats.by_deployment.get(new))
         verdict = evaluate(window.get(new), self.policy.health, quality_new, quality_old)
+        if breaches:  # the bake was cut short: the live breach is the reason
+            verdict.ok = False
+            verdict.reasons[:0] = breaches
+            verdict.observed["cut_short"] = True
         seen = stats.by_deployment.get(new) or {}
         if seen.get("invalid") and seen["invalid"] / seen["requests"] > float(
             self.policy.health["max_error_rate"]

@@ -16,6 +16,9 @@ from typing import Any
 #: Request header that sends a request to one deployment whatever the weights (Azure ML's name;
 #: the local router honours it too). Responses carry it to say which deployment answered.
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+#: Request header naming the client (a user id): the local router assigns a client to a deployment
+#: by a hash of it, so each client keeps its variant; without it each request is drawn at random.
+CLIENT_HEADER = "x-ctloop-client-id"
 #: Request header marking a replayed request whose body carries ``labels`` (router metrics).
 LABELLED_HEADER = "x-ctloop-labelled"
 SLOTS = ("blue", "green")
@@ -69,6 +72,16 @@ class DeploymentMetrics:
         out = asdict(self)
         out["error_rate"] = self.error_rate
         return out
+
+
+@dataclass(frozen=True)
+class DeploymentResources:
+    """A deployment's processes as sampled now: alive, resident memory (MiB), worker restarts."""
+
+    deployment: str
+    alive: bool
+    rss_mb: float | None = None
+    restarts: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,30 @@ class Endpoint(ABC):
     @abstractmethod
     def scoring_target(self) -> ScoringTarget:
         """URL and headers for scoring requests."""
+
+    def resources(self) -> dict[str, DeploymentResources]:
+        """Process-level samples per deployment; {} where the platform keeps them (Azure)."""
+        return {}
+
+    def bring_up(self, port: int | None = None) -> list[str]:
+        """Make the endpoint ready to serve (start what should run); lines to show the user."""
+        return []
+
+    def describe(self) -> list[str]:
+        """Extra status lines (where the endpoint listens)."""
+        return []
+
+    def down(self) -> list[str]:
+        """Stop everything the endpoint runs; what was stopped."""
+        raise EndpointError(
+            f"endpoint {self.name}: 'endpoint down' stops only a local endpoint; "
+            "delete deployments with --deployment"
+        )
+
+    def fetch_model(self, model_name: str, version: str) -> Path | None:
+        """A local folder of the registered version when this endpoint serves from folders, else
+        None (the deployment references the registered model)."""
+        return None
 
     def live_deployment(self) -> str | None:
         """The deployment holding the most live traffic (None when nothing serves)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,3 +66,74 @@ def evaluate(
                 f"fewer than {minimum} labelled rows with both classes per deployment"
             )
     return Verdict(ok=not reasons, reasons=reasons, observed=observed)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The new deployment as seen at one instant of a bake (counters since the stage began)."""
+
+    alive: bool
+    requests: int = 0
+    errors: int = 0
+    p99_ms: float | None = None
+    rss_mb: float | None = None
+    restarts: int = 0
+
+
+def live_breaches(sample: Sample, base: Sample | None, health: dict[str, Any]) -> list[str]:
+    """The limits in ``health`` that ``sample`` breaks now (empty: keep baking). Error rate and p99
+    are judged once ``min_requests`` requests have arrived; memory growth per request over the
+    requests after ``base`` (the first sample past ``min_requests``, so a worker's warm-up does
+    not count), once ``min_requests`` more have arrived."""
+    if not sample.alive:
+        return ["the deployment stopped: its process is gone or it fails its liveness probe"]
+    reasons: list[str] = []
+    if sample.restarts > int(health["max_restarts"]):
+        reasons.append(f"{sample.restarts} worker restart(s) (allowed {health['max_restarts']})")
+    limit_mb = float(health["max_rss_mb"])
+    if sample.rss_mb is not None and sample.rss_mb > limit_mb:
+        reasons.append(f"resident memory {sample.rss_mb:.0f} MiB exceeds {limit_mb:.0f} MiB")
+    minimum = int(health["min_requests"])
+    if sample.requests < minimum:
+        return reasons
+    served = sample.requests - base.requests if base is not None else 0
+    if base is not None and sample.rss_mb is not None and base.rss_mb is not None and served >= minimum:
+        grown = sample.rss_mb - base.rss_mb
+        per_request = grown * 1024 / served
+        allowed = float(health["max_rss_growth_kb_per_request"])
+        if per_request > allowed:
+            reasons.append(
+                f"resident memory grew {grown:.0f} MiB over {served} requests "
+                f"({per_request:.0f} KiB per request; allowed {allowed:.0f})"
+            )
+    rate = sample.errors / sample.requests
+    if rate > float(health["max_error_rate"]):
+        reasons.append(
+            f"error rate {rate:.1%} ({sample.errors}/{sample.requests}) "
+            f"exceeds {float(health['max_error_rate']):.1%}"
+        )
+    if sample.p99_ms is not None and sample.p99_ms > float(health["max_p99_latency_ms"]):
+        reasons.append(
+            f"p99 latency {sample.p99_ms:.0f} ms exceeds {float(health['max_p99_latency_ms']):.0f} ms"
+        )
+    return reasons
+
+
+def watch(
+    sample: Callable[[], Sample], health: dict[str, Any], wait: Callable[[float], bool]
+) -> tuple[list[str], list[Sample]]:
+    """Sample every ``health.interval_s`` until ``wait`` reports the bake is over (True) or a limit
+    breaks. Returns (reasons, the samples taken); reasons is empty when the bake ran its course."""
+    interval = float(health["interval_s"])
+    minimum = int(health["min_requests"])
+    taken: list[Sample] = []
+    base: Sample | None = None
+    while True:
+        done = wait(interval)
+        now = sample()
+        taken.append(now)
+        if base is None and now.requests >= minimum:
+            base = now
+        reasons = live_breaches(now, base, health)
+        if reasons or done:
+            return reasons, taken

@@ -1,16 +1,18 @@
 """The local endpoint: each deployment an ``azmlinfsrv`` process on its own port, behind the router.
 
-State lives in ``<state dir>/endpoint/state.json`` (written atomically under ``state.lock``)::
+State lives in ``<state dir>/endpoint/state.json`` (written atomically under ``state.lock``, checked
+against ``ctloop.rollout.state.STATE_SCHEMA`` on every read)::
 
-    {"endpoint": name, "router": {"pid", "create_time", "port"},
-     "deployments": {slot: {"model_name", "model_version", "model_dir", "port", "pid", "create_time",
-                            "started", "log_dir", "server_log"}},
+    {"endpoint": name, "router": {"pid", "start_ticks", "token", "port"}, "router_port": port,
+     "deployments": {slot: {"model_name", "model_version", "model_dir", "port", "pid", "start_ticks",
+                            "token", "started", "log_dir", "server_log", "workers"}},
      "traffic": {slot: percent}, "mirror": {slot: percent},
-     "starting": {slot: {"pid", "create_time", "model_dir"}}}  # booting, not yet serving
+     "starting": {slot: {"pid", "start_ticks", "token", "model_dir"}}}  # booting, not yet serving
 
-It survives the CLI: processes are found again by pid and start time. The router re-reads the
-file on a control call (and within a second of any change). Deployment logs (model data
-collector JSON lines) go to ``<state dir>/endpoint/<slot>/logs/``.
+It survives the CLI: processes are found again by pid, start ticks and token (``procs``), and every
+process carries this endpoint's folder as its owner, so ``down`` stops all of them, recorded or
+not. The router keeps its port across restarts (``router.port``, or the one it had). Deployment
+logs (model data collector JSON lines) go to ``<state dir>/endpoint/<slot>/logs/``.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ctloop import paths
 from ctloop.rollout import procs
 from ctloop.rollout.endpoint import (
     DeploymentInfo,
     DeploymentMetrics,
+    DeploymentResources,
     DeploymentSpec,
     Endpoint,
     EndpointError,
@@ -38,11 +43,15 @@ from ctloop.rollout.endpoint import (
     check_mirror,
     check_traffic,
 )
-from ctloop.rollout.jsonfile import locked, read_json, write_json
+from ctloop.rollout.jsonfile import StateError, locked, read_json, write_json
 from ctloop.rollout.policy import RolloutPolicy
 from ctloop.rollout.specs import endpoint_name, local_settings
+from ctloop.rollout.state import read_state
+from ctloop.serving.launch import BIND_HOST_ENV
 
 HOST = "127.0.0.1"
+#: Overrides ``router.port`` (0: a free port, then kept); the test suite sets 0.
+ROUTER_PORT_ENV = "CTLOOP_ROUTER_PORT"
 # Bodies up to this many times serving.max_payload_bytes reach the deployment (which answers 413).
 _BODY_FACTOR = 16
 
@@ -62,10 +71,8 @@ def _http(port: int, method: str, path: str, timeout: float = 5.0) -> tuple[int,
 
 
 def _server_command() -> list[str]:
-    script = Path(sys.executable).parent / "azmlinfsrv"
-    if script.is_file():
-        return [sys.executable, str(script)]
-    return [sys.executable, "-m", "azureml_inference_server_http"]
+    """azmlinfsrv, started through ``ctloop.serving.launch`` (which binds the configured address)."""
+    return [sys.executable, "-m", "ctloop.serving.launch"]
 
 
 class LocalEndpoint(Endpoint):
@@ -80,10 +87,13 @@ class LocalEndpoint(Endpoint):
         self.home = Path(home) if home else endpoint_home()
         self.state_path = self.home / "state.json"
         self.lock_path = self.home / "state.lock"
+        self.owner = str(self.home.resolve())
+        self._workers: dict[tuple[str, int], set[int]] = {}
 
     # --- state -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        state = read_json(self.state_path, None) or {}
+        """The checked state (StateError for a file that breaks the schema; defaults when absent)."""
+        state = read_state(self.state_path) or {}
         state.setdefault("endpoint", self.name)
         for key in ("deployments", "traffic", "mirror", "starting"):
             state.setdefault(key, {})
@@ -112,15 +122,29 @@ class LocalEndpoint(Endpoint):
         ref = procs.ProcessRef.from_dict(router)
         return int(router["port"]) if ref and procs.is_running(ref) else None
 
-    def ensure_router(self, port: int = 0) -> int:
-        """Start the router unless it runs; return its port."""
+    def ensure_router(self, port: int | None = None) -> int:
+        """Start the router unless it runs; return its port (``port``, else ``$CTLOOP_ROUTER_PORT``,
+        else a non-zero ``router.port``, else the port it had before, else a free one)."""
         with locked(self.home / "router.lock"):
             return self._ensure_router(port)
 
-    def _ensure_router(self, port: int) -> int:
+    def _wanted_port(self, port: int | None, state: Mapping[str, Any]) -> int:
+        if port is not None:
+            return port
+        env = os.environ.get(ROUTER_PORT_ENV, "").strip()
+        if env:
+            if not env.isdigit() or int(env) > 65535:
+                raise EndpointError(f"${ROUTER_PORT_ENV}={env!r}: expected a port number 0-65535")
+            configured = int(env)
+        else:
+            configured = int(self.policy.router["port"])
+        return configured or int(state.get("router_port") or 0)
+
+    def _ensure_router(self, port: int | None) -> int:
         running = self.router_port()
         if running:
             return running
+        port = self._wanted_port(port, self.state())
         ready = self.home / "router.json"
         ready.unlink(missing_ok=True)
         router = self.policy.router
@@ -142,9 +166,15 @@ class LocalEndpoint(Endpoint):
             str(router["mirror_queue"]),
             "--max-body-bytes",
             str(int(self.policy.serving["max_payload_bytes"]) * _BODY_FACTOR),
+            "--probe-interval-s",
+            str(self.policy.router["probe_interval_s"]),
+            "--probe-timeout-s",
+            str(self.policy.router["probe_timeout_s"]),
+            "--backlog",
+            str(self.policy.router["backlog"]),
         ]
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
-        ref = procs.start_detached(cmd, env, self.home, self.home / "router.log")
+        ref = procs.start_detached(cmd, env, self.home, self.home / "router.log", owner=self.owner)
         timeout = float(self.policy.deployment["ready_timeout_s"])
 
         def listening() -> bool:
@@ -158,6 +188,7 @@ class LocalEndpoint(Endpoint):
         actual = int(read_json(ready)["port"])
         with self._editing() as state:
             state["router"] = {**ref.to_dict(), "port": actual}
+            state["router_port"] = actual
         return actual
 
     # --- Endpoint ----------------------------------------------------------------------------
@@ -190,7 +221,7 @@ class LocalEndpoint(Endpoint):
         settings = local_settings(self.endpoints_dir, spec.name)
         self.ensure_router()
         slot_dir = self.home / spec.name
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{os.urandom(3).hex()}"
         model_copy = slot_dir / f"model-{spec.model_version}-{stamp}"
         shutil.copytree(spec.model_dir, model_copy)
         log_dir = slot_dir / "logs"
@@ -209,6 +240,7 @@ class LocalEndpoint(Endpoint):
             "CTLOOP_SERVING_POLICY": json.dumps(self.policy.serving, sort_keys=True),
             "SCORING_TIMEOUT_MS": str(self.policy.serving["scoring_timeout_ms"]),
             "MLFLOW_DISABLE_TELEMETRY": "true",
+            BIND_HOST_ENV: str(self.policy.deployment["bind_host"]),
         }
         cmd = [
             *_server_command(),
@@ -218,9 +250,11 @@ class LocalEndpoint(Endpoint):
             str(model_copy),
             "--port",
             str(port),
+            "--worker_count",
+            str(settings.workers),
         ]
         self._clear_starting(spec.name)
-        ref = procs.start_detached(cmd, env, settings.code_dir, server_log)
+        ref = procs.start_detached(cmd, env, settings.code_dir, server_log, owner=self.owner)
         # recorded at once, so a caller killed while it boots leaves no untracked process
         with self._editing() as state:
             state.setdefault("starting", {})[spec.name] = {**ref.to_dict(), "model_dir": str(model_copy)}
@@ -238,6 +272,7 @@ class LocalEndpoint(Endpoint):
             "started": time.time(),
             "log_dir": str(log_dir),
             "server_log": str(server_log),
+            "workers": settings.workers,
         }
         with self._editing() as state:
             previous = state["deployments"].get(spec.name)
@@ -276,9 +311,13 @@ class LocalEndpoint(Endpoint):
         )
 
     def _retire(self, entry: Mapping[str, Any]) -> None:
+        """Stop the entry's process; delete its model copy unless a live process still serves it."""
         procs.stop(procs.ProcessRef.from_dict(entry), float(self.policy.deployment["stop_timeout_s"]))
-        if entry.get("model_dir"):
-            shutil.rmtree(entry["model_dir"], ignore_errors=True)
+        self._remove_model_copy(entry.get("model_dir"))
+
+    def _remove_model_copy(self, model_dir: str | None) -> None:
+        if model_dir and not procs.uses_path(self.owner, model_dir):
+            shutil.rmtree(model_dir, ignore_errors=True)
 
     def set_traffic(self, weights: Mapping[str, int]) -> None:
         with self._editing() as state:
@@ -303,6 +342,33 @@ class LocalEndpoint(Endpoint):
             k: DeploymentMetrics(**{f: v[f] for f in v if f != "error_rate"})
             for k, v in json.loads(body).items()
         }
+
+    def resources(self) -> dict[str, DeploymentResources]:
+        """Resident memory (all processes of each deployment) and worker restarts so far."""
+        out = {}
+        for name, entry in self.state()["deployments"].items():
+            ref = procs.ProcessRef.from_dict(entry)
+            if ref is None or not procs.is_running(ref):
+                out[name] = DeploymentResources(name, alive=False)
+                continue
+            try:
+                leader = psutil.Process(ref.pid)
+                members = [leader, *leader.children(recursive=True)]
+                rss = 0
+                for p in members:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        rss += p.memory_info().rss
+                workers = {p.pid for p in leader.children(recursive=False)}
+            except psutil.NoSuchProcess:
+                out[name] = DeploymentResources(name, alive=False)
+                continue
+            seen = self._workers.setdefault((name, ref.pid), set())
+            seen |= workers
+            expected = int(entry.get("workers") or 1)
+            out[name] = DeploymentResources(
+                name, alive=True, rss_mb=rss / 2**20, restarts=max(0, len(seen) - expected)
+            )
+        return out
 
     def delete_deployment(self, name: str) -> None:
         with self._editing() as state:
@@ -340,25 +406,50 @@ class LocalEndpoint(Endpoint):
         return revived
 
     def down(self) -> list[str]:
-        """Stop every deployment and the router; keep the logs. Returns what was stopped."""
+        """Stop every deployment and the router, and any other process this endpoint ever started
+        (earlier runs, lost records); keep the logs. Returns what was stopped."""
         stopped = []
         timeout = float(self.policy.deployment["stop_timeout_s"])
         with locked(self.lock_path):
-            state = self.state()
+            try:
+                state = self.state()
+            except StateError:  # a broken file must not keep processes alive
+                state = {"deployments": {}, "starting": {}}
             for name, entry in state["deployments"].items():
                 if procs.stop(procs.ProcessRef.from_dict(entry), timeout):
                     stopped.append(name)
-                if entry.get("model_dir"):
-                    shutil.rmtree(entry["model_dir"], ignore_errors=True)
             for entry in (state.get("starting") or {}).values():
                 procs.stop(procs.ProcessRef.from_dict(entry), timeout)
-                shutil.rmtree(entry.get("model_dir", ""), ignore_errors=True)
             if procs.stop(procs.ProcessRef.from_dict(state.get("router")), timeout):
                 stopped.append("router")
-            write_json(
-                self.state_path, {"endpoint": self.name, "deployments": {}, "traffic": {}, "mirror": {}}
-            )
+            others = procs.stop_owned(self.owner, timeout)
+            if others:
+                stopped.append(f"{len(others)} unrecorded process(es)")
+            for entry in [*state["deployments"].values(), *(state.get("starting") or {}).values()]:
+                if entry.get("model_dir"):
+                    shutil.rmtree(entry["model_dir"], ignore_errors=True)
+            fresh: dict[str, Any] = {"endpoint": self.name, "deployments": {}, "traffic": {}, "mirror": {}}
+            if state.get("router_port"):
+                fresh["router_port"] = int(state["router_port"])
+            write_json(self.state_path, fresh)
         return stopped
+
+    # --- the Endpoint interface's lifecycle ----------------------------------------------------
+    def bring_up(self, port: int | None = None) -> list[str]:
+        router = self.ensure_router(port)
+        lines = [f"endpoint {self.name}: router on http://{HOST}:{router}/score"]
+        lines += [f"deployment {name}: was not running; restarted" for name in self.revive()]
+        return lines
+
+    def describe(self) -> list[str]:
+        port = self.router_port()
+        return [f"router: http://{HOST}:{port}/score" if port else "router: not running (ctloop endpoint up)"]
+
+    def fetch_model(self, model_name: str, version: str) -> Path | None:
+        from ctloop.rollout.registry_adapter import RolloutRegistry
+
+        dest = self.home / "models" / f"{model_name}-{version}"
+        return RolloutRegistry(model_name).fetch(version, dest)
 
 
 def _pythonpath(*first: Path) -> str:
@@ -368,3 +459,8 @@ def _pythonpath(*first: Path) -> str:
     if os.environ.get("PYTHONPATH"):
         parts.append(os.environ["PYTHONPATH"])
     return os.pathsep.join(dict.fromkeys(parts))
+
+
+def open_local_endpoint(policy: RolloutPolicy, endpoints_dir: str | Path) -> LocalEndpoint:
+    """The local endpoint under the state folder."""
+    return LocalEndpoint(policy, endpoints_dir)

@@ -1,9 +1,13 @@
-"""Background processes of the local endpoint: start detached, identify by (pid, start time), stop.
+"""Background processes of the local endpoint: start detached, identify exactly, stop the whole group.
 
-A process is recorded as ``{"pid", "create_time"}``; it counts as running only while a process
-with that pid exists, started at that time and is not a zombie, so a reused pid is never
-mistaken for ours. Each process leads its own session, so stopping signals the whole group
-(azmlinfsrv's gunicorn workers included): SIGTERM, then SIGKILL after a grace period.
+A process is recorded as ``{"pid", "start_ticks", "token"}``: ``start_ticks`` is its start time in
+clock ticks since boot (field 22 of ``/proc/<pid>/stat``), compared exactly, and ``token`` is a
+random value placed in its environment (``CTLOOP_PROC_TOKEN``) and read back from
+``/proc/<pid>/environ``. Neither depends on the wall clock or the boot time, so a clock step never
+makes a live process look gone or a reused pid look ours. Every process also carries its owner
+(``CTLOOP_PROC_OWNER``, e.g. the endpoint's folder), so ``owned_by`` finds everything an owner ever
+started, records or not. Each process leads its own session: stopping signals the whole group
+(azmlinfsrv's gunicorn workers included), SIGTERM, then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,22 +26,55 @@ from typing import Any
 
 import psutil
 
-_START_TIME_TOLERANCE_S = 0.05
+TOKEN_ENV = "CTLOOP_PROC_TOKEN"
+OWNER_ENV = "CTLOOP_PROC_OWNER"
+
+
+def read_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of ``pid``; None when it does not exist."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # fields 3.. (the name may hold spaces and ')')
+    return fields[0], int(fields[19])
+
+
+def read_environ(pid: int) -> dict[str, str]:
+    """The environment ``pid`` started with ({} when unreadable: gone, or another user's)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    out = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return out
 
 
 @dataclass(frozen=True)
 class ProcessRef:
     pid: int
-    create_time: float
+    start_ticks: int
+    token: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> ProcessRef | None:
-        if not data or "pid" not in data:
+        if not data or "pid" not in data or "start_ticks" not in data:
             return None
-        return cls(int(data["pid"]), float(data.get("create_time", 0.0)))
+        return cls(int(data["pid"]), int(data["start_ticks"]), data.get("token"))
+
+
+def self_ref() -> ProcessRef:
+    """This process (token from its environment when it has one)."""
+    stat = read_stat(os.getpid())
+    assert stat is not None
+    return ProcessRef(os.getpid(), stat[1], os.environ.get(TOKEN_ENV))
 
 
 def free_port() -> int:
@@ -47,42 +85,82 @@ def free_port() -> int:
 
 
 def start_detached(
-    cmd: Sequence[str], env: Mapping[str, str], cwd: str | Path, log_path: str | Path
+    cmd: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | Path,
+    log_path: str | Path,
+    owner: str | None = None,
 ) -> ProcessRef:
-    """Start ``cmd`` in its own session with stdout/stderr appended to ``log_path``."""
+    """Start ``cmd`` in its own session with stdout/stderr appended to ``log_path``, tagged with a
+    fresh token (and ``owner``, when given) in its environment."""
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    full_env = {**env, TOKEN_ENV: token}
+    if owner is not None:
+        full_env[OWNER_ENV] = owner
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             list(cmd),
             cwd=str(cwd),
-            env=dict(env),
+            env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
         )
-    try:
-        created = psutil.Process(proc.pid).create_time()
-    except psutil.NoSuchProcess:
-        created = 0.0
-    return ProcessRef(proc.pid, created)
+    stat = read_stat(proc.pid)
+    return ProcessRef(proc.pid, stat[1] if stat else -1, token)
+
+
+def _alive(ref: ProcessRef | None) -> bool:
+    if ref is None:
+        return False
+    stat = read_stat(ref.pid)
+    if stat is None or stat[1] != ref.start_ticks:
+        return False
+    if stat[0] in ("Z", "X"):
+        _reap(ref.pid)
+        return False
+    return ref.token is None or read_environ(ref.pid).get(TOKEN_ENV) == ref.token
 
 
 def _process(ref: ProcessRef | None) -> psutil.Process | None:
-    if ref is None:
+    if ref is None or not _alive(ref):
         return None
     try:
-        proc = psutil.Process(ref.pid)
-        if abs(proc.create_time() - ref.create_time) > _START_TIME_TOLERANCE_S:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            _reap(ref.pid)
-            return None
-        return proc
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return psutil.Process(ref.pid)
+    except psutil.NoSuchProcess:
         return None
+
+
+def owned_by(owner: str) -> list[ProcessRef]:
+    """Live processes started with ``owner`` (their children too: they inherit the environment)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        env = read_environ(pid)
+        stat = read_stat(pid)
+        if env.get(OWNER_ENV) == owner and stat is not None and stat[0] not in ("Z", "X"):
+            out.append(ProcessRef(pid, stat[1], env.get(TOKEN_ENV)))
+    return out
+
+
+def uses_path(owner: str, path: str | Path) -> bool:
+    """True while a live process of ``owner`` was started with ``path`` on its command line or in
+    its environment (a model folder it serves)."""
+    needle = str(path)
+    for ref in owned_by(owner):
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(ref.pid)
+            if any(needle in part for part in proc.cmdline()):
+                return True
+        if any(needle in value for value in read_environ(ref.pid).values()):
+            return True
+    return False
 
 
 def _reap(pid: int) -> None:
@@ -91,8 +169,8 @@ def _reap(pid: int) -> None:
 
 
 def is_running(ref: ProcessRef | None) -> bool:
-    """True while the recorded process (same pid and start time) is alive."""
-    return _process(ref) is not None
+    """True while the recorded process (same pid, start ticks and token) is alive."""
+    return _alive(ref)
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -105,7 +183,10 @@ def stop(ref: ProcessRef | None, timeout_s: float) -> bool:
     proc = _process(ref)
     if proc is None or ref is None:
         return False
-    group = [proc, *proc.children(recursive=True)]
+    try:
+        group = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        group = [proc]
     _signal_group(ref.pid, signal.SIGTERM)
     _, alive = psutil.wait_procs(group, timeout=timeout_s)
     if alive:
@@ -116,6 +197,24 @@ def stop(ref: ProcessRef | None, timeout_s: float) -> bool:
         psutil.wait_procs(alive, timeout=timeout_s)
     _reap(ref.pid)
     return True
+
+
+def stop_owned(owner: str, timeout_s: float) -> list[ProcessRef]:
+    """Stop every live process of ``owner`` (never this process or its ancestors); return them."""
+    spared = {os.getpid()}
+    with contextlib.suppress(psutil.Error):
+        spared |= {p.pid for p in psutil.Process().parents()}
+    found = [r for r in owned_by(owner) if r.pid not in spared]
+    for ref in found:
+        with contextlib.suppress(OSError):
+            if os.getpgid(ref.pid) == ref.pid:
+                stop(ref, timeout_s)
+    for ref in found:  # members of groups led elsewhere
+        if _alive(ref):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(ref.pid, signal.SIGKILL)
+            _reap(ref.pid)
+    return found
 
 
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.1) -> bool:

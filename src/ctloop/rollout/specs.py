@@ -23,6 +23,8 @@ class LocalDeploymentSettings:
     code_dir: Path
     scoring_script: Path
     environment: dict[str, str]
+    #: Server worker processes: ``instance_count`` x ``WORKER_COUNT`` (per instance; default 1).
+    workers: int = 1
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -67,4 +69,15 @@ def local_settings(endpoints_dir: str | Path, slot: str) -> LocalDeploymentSetti
     if not script.is_file():
         raise EndpointError(f"{path}: code_configuration.scoring_script: {script} does not exist")
     env = {str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()}
-    return LocalDeploymentSettings(code_dir=code_dir, scoring_script=script, environment=env)
+    instances = data.get("instance_count", 1)
+    if isinstance(instances, bool) or not isinstance(instances, int) or not 1 <= instances <= 64:
+        raise EndpointError(f"{path}: instance_count: expected an integer from 1 to 64, got {instances!r}")
+    per_instance = env.get("WORKER_COUNT", "1")
+    if not per_instance.isdigit() or not 1 <= int(per_instance) <= 64:
+        raise EndpointError(
+            f"{path}: environment_variables.WORKER_COUNT: "
+            f"expected an integer from 1 to 64, got {per_instance!r}"
+        )
+    return LocalDeploymentSettings(
+        code_dir=code_dir, scoring_script=script, environment=env, workers=instances * int(per_instance)
+    )

@@ -203,9 +203,14 @@ class ReplayStats:
 
 
 def replay(
-    client: ScoringClient, data: LabelledRows, traffic: dict[str, Any], duration_s: float
+    client: ScoringClient,
+    data: LabelledRows,
+    traffic: dict[str, Any],
+    duration_s: float,
+    stop: threading.Event | None = None,
 ) -> ReplayStats:
-    """Replay labelled batches through the endpoint for ``duration_s`` at ``traffic.rate_rps``."""
+    """Replay labelled batches through the endpoint for ``duration_s`` at ``traffic.rate_rps``
+    (or until ``stop`` is set)."""
     bodies = data.batches(int(traffic["batch_rows"]))
     labels = [json.loads(b)["labels"] for b in bodies]
     counter = itertools.count()
@@ -214,15 +219,16 @@ def replay(
     workers = int(traffic["concurrency"])
     interval = workers / float(traffic["rate_rps"])
     deadline = time.monotonic() + duration_s
+    stop = stop or threading.Event()
 
     def work(offset: int) -> None:
         next_at = time.monotonic() + offset * interval / workers
-        while True:
+        while not stop.is_set():
             now = time.monotonic()
             if now >= deadline:
                 return
             if next_at > now:
-                time.sleep(min(next_at - now, deadline - now))
+                stop.wait(min(next_at - now, deadline - now))
                 continue
             next_at += interval
             i = next(counter) % len(bodies)

@@ -54,7 +54,12 @@ def run(request: Any) -> AMLResponse:
     length = request.content_length
     if length is not None and length > limit * _DRAIN_FACTOR:
         return _json(413, {"error": f"payload of {length} bytes exceeds the limit of {limit}"})
-    body = request.get_data(cache=False)
+    if length is None:  # chunked: read at most one byte past the limit, never the whole body
+        body = request.stream.read(limit + 1)
+        if len(body) > limit:
+            return _json(413, {"error": f"payload exceeds the limit of {limit} bytes"})
+    else:
+        body = request.get_data(cache=False)
     reply = service.score(body, _headers(request))
     return _json(reply.status, reply.payload)
 

@@ -99,7 +99,11 @@ class ScoringService:
             inputs = [
                 dict(zip(names, values, strict=True)) for values in zip(*parsed.columns.values(), strict=True)
             ]
-            probabilities = self._predict(self._frame(parsed.columns), parsed.rows)
+            try:
+                frame = self._frame(parsed.columns)
+            except (OverflowError, ValueError, TypeError) as exc:  # the input, not the model
+                raise RequestError(f"features cannot be represented: {exc}") from None
+            probabilities = self._predict(frame, parsed.rows)
             predictions = [int(p >= self.limits.decision_threshold) for p in probabilities]
             outputs = [
                 {"prediction": y, "probability": p} for y, p in zip(predictions, probabilities, strict=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ _MLFLOW_TYPES = {
     "string": STRING,
 }
 _ALLOWED_KEYS = {"data", "input_data", "labels"}
+# Largest integer a float64 holds (any int above overflows float()); int64 bounds for integer columns.
+_MAX_FLOAT_INT = int(sys.float_info.max)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class RequestError(ValueError):
@@ -138,8 +142,15 @@ def _check_value(value: Any, column: Column, row: int) -> None:
         ok = vtype is float or vtype is int
         if ok and vtype is float and not math.isfinite(value):
             raise RequestError(f"row {row}: feature '{column.name}': number is not finite")
+        if ok and vtype is int and abs(value) > _MAX_FLOAT_INT:
+            raise RequestError(
+                f"row {row}: feature '{column.name}': integer of {len(str(abs(value)))} digits "
+                "cannot be represented as a 64-bit float"
+            )
     elif kind == INTEGER:
         ok = vtype is int
+        if ok and not _INT64_MIN <= value <= _INT64_MAX:
+            raise RequestError(f"row {row}: feature '{column.name}': integer outside the 64-bit range")
     elif kind == BOOLEAN:
         ok = vtype is bool
     else:
