@@ -39,6 +39,7 @@ EXPECTED = {
     "schedule_time_zone": "schedule.time-zone",
     "policy_schema_valid": "policy.schema-valid",
     "secrets_no_literal": "secrets.no-literal",
+    "spec_names_in_stack": "spec.names-in-stack",
     "yaml_syntax": "yaml.syntax",
     "spec_kind": "spec.kind",
 }

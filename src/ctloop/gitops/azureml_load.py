@@ -2,6 +2,9 @@
 
 The SDK reports schema failures as a marshmallow ValidationError whose message embeds a JSON
 block (``errors: [{message, path, location: "...#line N"}]``); each entry becomes one Problem.
+A schedule is also serialised the way ``MLClient.schedules.begin_create_or_update`` does before
+its network call (``_to_rest_object``): what the SDK refuses there (a monitor compute runtime it
+does not support, a job type a schedule cannot create) is reported here, offline.
 """
 
 from __future__ import annotations
@@ -108,4 +111,30 @@ def load_entity(doc: SpecDoc) -> tuple[Any, list[Problem]]:
             return None, found
         reason = _one_line(message.split("\n\n")[0] or type(exc).__name__)
         return None, [doc.problem(rule_for(doc), "<spec>", f"azure-ai-ml cannot load it: {reason}")]
+    if doc.kind == "schedule":
+        return entity, _schedule_problems(doc, entity)
     return entity, []
+
+
+def _first_reason(exc: Exception) -> str:
+    """The SDK's own reason: the ``(x) ...`` detail line of an MlException, else its first line."""
+    text = str(exc)
+    detail = re.search(r"\(x\)\s*(.+)", text)
+    return _one_line(detail.group(1) if detail else text.strip().split("\n")[0] or type(exc).__name__)
+
+
+def _schedule_problems(doc: SpecDoc, schedule: Any) -> list[Problem]:
+    """What ``schedules.begin_create_or_update`` refuses before calling the service."""
+    from azure.ai.ml.entities import JobSchedule
+
+    field = "create_monitor" if doc.get("create_monitor") is not None else "create_job"
+    try:
+        with quiet_sdk():
+            if isinstance(schedule, JobSchedule):  # MonitorSchedule._validate is not implemented
+                result = schedule._validate()
+                if not result.passed:
+                    return [doc.problem(rule_for(doc), field, _one_line(result.error_messages))]
+            schedule._to_rest_object()
+    except Exception as exc:  # ValidationException, MlException: the SDK's client-side refusal
+        return [doc.problem(rule_for(doc), field, f"the Azure ML client refuses it: {_first_reason(exc)}")]
+    return []

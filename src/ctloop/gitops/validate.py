@@ -35,6 +35,7 @@ SKIP_DIRS = frozenset(
         "mlruns",
         ".mypy_cache",
         ".azureml",
+        "mutants",
     }
 )
 #: Skipped by the default walk only (a path given explicitly is always checked).

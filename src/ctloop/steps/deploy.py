@@ -1,7 +1,7 @@
 """deploy: roll the registered version out to the online endpoint when the gate promoted it.
 
 ``python -m ctloop.steps.deploy --registration DIR --eval DIR --policies DIR --deployment OUT
-[--endpoints DIR] [--target local|azure]``
+[--endpoints DIR] [--target local|azure] [--endpoint-name NAME]``
 
 Reads ``<registration>/registration.json`` (written by the register step). Fields relied on:
 ``model_name`` (str) and ``version`` (str or int) always; ``promoted`` (bool, absent = false);
@@ -12,6 +12,11 @@ rollout (``ctloop rollout start``, policies/rollout.yml) in a child process, so 
 imports the endpoint code itself, and writes ``<deployment>/deployment.json``: ``status``
 (``skipped`` | ``promoted`` | ``rolled_back`` | ``failed``), ``reason``, ``model_name``,
 ``version``, ``rollout_id``, ``endpoint``, ``slot``, ``checks``. A rollback exits 1.
+
+On ``--target azure`` inside an Azure ML job the rollout uses the job's own identity and
+workspace: :func:`rollout_environment` maps the variables the service sets (``AZUREML_ARM_*``,
+``DEFAULT_IDENTITY_CLIENT_ID``) to the ones the Azure endpoint reads, and ``--endpoint-name``
+(the stack's endpoint) to ``AZUREML_ENDPOINT_NAME``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,28 @@ def _write(out: Path, result: dict[str, Any]) -> None:
     (out / DEPLOYMENT_FILE).write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
+#: Azure ML job variable -> the variable the rollout's Azure client reads.
+JOB_VARIABLES = {
+    "AZUREML_ARM_SUBSCRIPTION": "AZURE_SUBSCRIPTION_ID",
+    "AZUREML_ARM_RESOURCEGROUP": "AZURE_RESOURCE_GROUP",
+    "AZUREML_ARM_WORKSPACE_NAME": "AZUREML_WORKSPACE_NAME",
+    "DEFAULT_IDENTITY_CLIENT_ID": "AZURE_CLIENT_ID",
+}
+
+
+def rollout_environment(target: str, endpoint_name: str | None, environ: dict[str, str]) -> dict[str, str]:
+    """The rollout child's environment: on azure, the job's workspace, identity and the endpoint."""
+    env = dict(environ)
+    if target != "azure":
+        return env
+    for job_var, client_var in JOB_VARIABLES.items():
+        if environ.get(job_var) and not environ.get(client_var):
+            env[client_var] = environ[job_var]
+    if endpoint_name:
+        env["AZUREML_ENDPOINT_NAME"] = endpoint_name
+    return env
+
+
 def _rollout(args: argparse.Namespace, registration: Path, result_file: Path) -> int:
     endpoints = args.endpoints or args.policies.resolve().parent / "pipelines" / "endpoints"
     cmd = [
@@ -80,7 +107,8 @@ def _rollout(args: argparse.Namespace, registration: Path, result_file: Path) ->
         "--result",
         str(result_file),
     ]
-    return subprocess.call(cmd)
+    env = rollout_environment(args.target, getattr(args, "endpoint_name", None), dict(os.environ))
+    return subprocess.call(cmd, env=env)
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -146,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("CTLOOP_TARGET") or "local",
         help="endpoint target",
     )
+    parser.add_argument("--endpoint-name", help="the stack's online endpoint (azure target)")
     return deploy(parser.parse_args(argv))
 
 
