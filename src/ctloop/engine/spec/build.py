@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ctloop.engine import datastores
+from ctloop.engine import datastores, stores
 from ctloop.engine.spec.literals import PATH_TYPES
 from ctloop.engine.spec.model import (
     JOB_OUTPUT,
@@ -75,6 +75,18 @@ def _component(ref: ComponentRef, component: Any, job: str) -> ComponentSpec:
     )
 
 
+def local_path(path: str, base: Path) -> Path:
+    """A data path as written (relative, datastore URI or ``azureml:`` asset) on this machine."""
+    if stores.parse(path) is not None:
+        try:
+            return stores.data_path(path)
+        except stores.StoreError:
+            return base / path  # reported by the path checks
+    if datastores.is_datastore_uri(path):
+        return datastores.local_path(path)
+    return (base / path).resolve()
+
+
 def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
@@ -96,8 +108,7 @@ def _binding(value: Any, base: Path) -> Binding:
         inner = _binding(path, base)
         if inner.kind in ("parent", "job"):
             return replace(inner, mode=mode)
-        local = datastores.local_path(path) if datastores.is_datastore_uri(path) else (base / path).resolve()
-        return Binding("path", path, path=local, type=_attr(value, "type"), mode=mode)
+        return Binding("path", path, path=local_path(path, base), type=_attr(value, "type"), mode=mode)
     if _attr(value, "value") is not None and _attr(value, "type") not in (None, *PATH_TYPES):
         return Binding("literal", _attr(value, "value"))
     return Binding("literal", value)
@@ -122,9 +133,7 @@ def _pipeline_input(name: str, value: Any, base: Path) -> PipelineInput:
         return PipelineInput(name, value)
     path, type_ = _attr(value, "path"), _attr(value, "type")
     if isinstance(path, str) and isinstance(type_, str):
-        if datastores.is_datastore_uri(path):
-            return PipelineInput(name, datastores.local_path(path), type_)
-        return PipelineInput(name, (base / path).resolve(), type_)
+        return PipelineInput(name, local_path(path, base), type_)
     literal = _attr(value, "default", _attr(value, "value"))
     if type_ not in PATH_TYPES and literal is not None:  # {type: integer, value: 3}
         return PipelineInput(name, literal)
@@ -132,22 +141,33 @@ def _pipeline_input(name: str, value: Any, base: Path) -> PipelineInput:
 
 
 def build_spec(
-    src: YamlSource, job: Any, components: Mapping[str, ComponentRef], sources: Mapping[Path, YamlSource]
+    src: YamlSource,
+    job: Any,
+    components: Mapping[str, ComponentRef],
+    sources: Mapping[Path, YamlSource],
+    entities: Mapping[Path, Any] | None = None,
 ) -> PipelineSpec:
     """The plain-data view of a loaded pipeline (no run order yet: the checks compute it)."""
     base = src.path.parent
+    entities = entities or {}
     raw_jobs: Mapping[str, Any] = src.data.get("jobs") or {}
     raw_outputs = src.data.get("outputs") if isinstance(src.data.get("outputs"), dict) else {}
     jobs: dict[str, JobSpec] = {}
     for name, node in job.jobs.items():
         raw = raw_jobs.get(name) or {}
-        comp = _component(components[name], node.component, name)
+        loaded = node.component
+        if isinstance(loaded, str):  # azureml:<name>@latest: the component from the local store
+            loaded = entities[components[name].src.path]
+        comp = _component(components[name], loaded, name)
         raw_inputs = raw.get("inputs") if isinstance(raw.get("inputs"), dict) else {}
         raw_outs = raw.get("outputs") if isinstance(raw.get("outputs"), dict) else {}
         inputs = {}
         for port in comp.inputs:
             node_input = node.inputs.get(port) if node.inputs else None
             value = getattr(node_input, "_data", None) if port in raw_inputs else None
+            raw_value = raw_inputs.get(port)
+            if isinstance(raw_value, dict) and stores.parse(str(raw_value.get("path", ""))) is not None:
+                value = raw_value  # the loader drops the azureml: prefix of a data asset reference
             inputs[port] = _binding(value, base)
         outputs = {}
         for port in comp.outputs:

@@ -56,7 +56,7 @@ def _ports(
     return problems
 
 
-def _code(src: YamlSource, data: dict[str, Any], prefix: Field) -> list[Problem]:
+def code_problems(src: YamlSource, data: dict[str, Any], prefix: Field) -> list[Problem]:
     code = data.get("code")
     if code is None:
         return []
@@ -128,7 +128,7 @@ def component_data_problems(src: YamlSource, data: dict[str, Any], prefix: Field
         return [src.problem("component.type-known", (*prefix, "type"), reason)]
     problems = _ports(src, data, "inputs", prefix, KNOWN_TYPES)
     problems += _ports(src, data, "outputs", prefix, PATH_TYPES)
-    problems += _code(src, data, prefix)
+    problems += code_problems(src, data, prefix)
     problems += command_problems(src, data, prefix)
     return problems
 

@@ -42,16 +42,21 @@ def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec 
 
 def _load_with_sdk(src: YamlSource, pre: Precheck) -> tuple[PipelineSpec | None, list[Problem]]:
     """Load every component and the pipeline with azure-ai-ml, then build the plain model."""
-    problems: list[Problem] = []
-    for csrc in pre.sources.values():
-        if csrc is not src:
-            problems += sdk.load_component(csrc)[1]
-    job, found = sdk.load_job(src, pre.sources)
-    problems += found
+    job, problems = sdk.load_job(src, pre.sources)
+    entities = {}
+    for path, csrc in pre.sources.items():
+        if csrc is src:
+            continue
+        entity, found = sdk.load_component(csrc)
+        entities[path] = entity
+        if problems or job is None:
+            # the service checks a component as part of the pipeline: report a component's own
+            # problems only when the pipeline does not load (they locate its errors better)
+            problems += found
     if problems or job is None:
         return None, problems
     try:
-        return build_spec(src, job, pre.components, pre.sources), []
+        return build_spec(src, job, pre.components, pre.sources, entities), []
     except Exception as exc:  # an SDK object shaped in a way this engine does not know
         reason = f"the loaded pipeline could not be read ({exc.__class__.__name__}: {exc})"
         return None, [src.problem("pipeline.schema", "<spec>", reason)]

@@ -6,8 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctloop.engine import datastores
-from ctloop.engine.spec.component_checks import REMOTE_PREFIXES, component_data_problems
+from ctloop.engine import datastores, stores
+from ctloop.engine.spec.component_checks import (
+    REMOTE_PREFIXES,
+    code_problems,
+    command_problems,
+    component_data_problems,
+)
 from ctloop.engine.spec.literals import FILE_TYPES, LITERAL_TYPES, PATH_TYPES
 from ctloop.engine.spec.problems import Problem
 from ctloop.engine.spec.source import Field, YamlSource, read_source
@@ -62,6 +67,12 @@ def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[
     """A uri_* path must be local (relative to the pipeline file) and exist with the right kind."""
     if "${{" in path:
         return []
+    if stores.parse(path) is not None:
+        try:
+            stores.data_path(path)
+        except stores.StoreError as exc:
+            return [src.problem("pipeline.input-path-exists", where, str(exc))]
+        return []
     if datastores.is_datastore_uri(path):
         local = datastores.local_path(path)
         if not local.exists():
@@ -100,21 +111,35 @@ def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[
 def _component(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -> None:
     where: Field = ("jobs", job, "component")
     comp = spec.get("component")
+    if comp is None and "command" in spec:  # an inline command job: the job is its own component
+        pre.components[job] = ComponentRef(src, spec, ("jobs", job))
+        pre.problems.extend(code_problems(src, spec, ("jobs", job)))
+        pre.problems.extend(command_problems(src, spec, ("jobs", job)))
+        return
     if isinstance(comp, dict):
         pre.components[job] = ComponentRef(src, comp, where)
         pre.problems.extend(component_data_problems(src, comp, where))
         return
     if not isinstance(comp, str) or not comp:
-        pre.problems.append(
-            src.problem("pipeline.component-exists", where, "a command job needs a 'component' (a file path)")
-        )
-        return
-    comp = comp.removeprefix("file:")
-    if comp.startswith(REMOTE_PREFIXES):
-        reason = f"{comp!r} is a registered component; the local engine needs a local component file"
+        reason = "a command job needs a 'component' (a file path) or its own 'command'"
         pre.problems.append(src.problem("pipeline.component-exists", where, reason))
         return
-    path = (src.path.parent / comp).resolve()
+    comp = comp.removeprefix("file:")
+    if comp.startswith("azureml://registries/"):
+        pre.problems.append(src.problem("pipeline.feature-supported", where, unsupported("registry", comp)))
+        return
+    if stores.parse(comp) is not None:
+        try:
+            path = stores.component_file(comp)
+        except stores.StoreError as exc:
+            pre.problems.append(src.problem("pipeline.component-exists", where, str(exc)))
+            return
+    elif comp.startswith(REMOTE_PREFIXES):
+        reason = f"{comp!r} is a remote component; the local engine needs a local component file"
+        pre.problems.append(src.problem("pipeline.component-exists", where, reason))
+        return
+    else:
+        path = (src.path.parent / comp).resolve()
     if path in pre.sources:
         pre.components[job] = ComponentRef(pre.sources[path], pre.sources[path].data)
         return
@@ -166,6 +191,41 @@ def _job_input_kinds(src: YamlSource, job: str, spec: dict[str, Any], ref: Compo
     return problems
 
 
+#: What the local engine does not run, and what to do instead (one line each).
+UNSUPPORTED = {
+    "automl": "AutoML jobs run only on Azure ML: submit the pipeline with `ctloop run --target azure`",
+    "spark": "Spark jobs need a Spark pool: submit the pipeline with `ctloop run --target azure`",
+    "registry": "components from an Azure ML registry are not available offline: copy the component "
+    "YAML into the repository and use `component: file:./<component>.yml`, or run with --target azure",
+    "import": "import jobs read external databases: run with --target azure, or land the data locally",
+    "data_transfer": "data transfer jobs copy between cloud stores: run with --target azure",
+}
+
+
+def unsupported(feature: str, what: str) -> str:
+    """The one-line refusal for a feature the local engine does not run."""
+    return f"{what!r} is not supported by the local engine: {UNSUPPORTED[feature]}"
+
+
+def _feature_problems(src: YamlSource, jobs: dict[Any, Any]) -> list[Problem]:
+    """Jobs that use a feature the engine never runs locally (reported alone: nothing else matters)."""
+    problems = []
+    for name, spec in jobs.items():
+        if not isinstance(spec, dict):
+            continue
+        type_ = spec.get("type", "command")
+        comp = spec.get("component")
+        if type_ in UNSUPPORTED:
+            where: Field = ("jobs", str(name), "type")
+            problems.append(
+                src.problem("pipeline.feature-supported", where, unsupported(type_, f"type: {type_}"))
+            )
+        elif isinstance(comp, str) and comp.startswith("azureml://registries/"):
+            where = ("jobs", str(name), "component")
+            problems.append(src.problem("pipeline.feature-supported", where, unsupported("registry", comp)))
+    return problems
+
+
 def precheck_pipeline(src: YamlSource) -> Precheck:
     """Structural checks on the pipeline and every component it references (files read once)."""
     pre = Precheck(sources={src.path: src})
@@ -181,6 +241,10 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
         pre.problems.append(
             src.problem("pipeline.schema", "jobs", "a pipeline needs a non-empty 'jobs' mapping")
         )
+        return pre
+    features = _feature_problems(src, jobs)
+    if features:
+        pre.problems.extend(features)
         return pre
     pre.problems.extend(_input_problems(src))
     for name, spec in jobs.items():
