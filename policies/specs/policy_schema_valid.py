@@ -22,4 +22,10 @@ def check(doc: SpecDoc) -> list[Problem]:
         return [
             doc.problem(RULE_ID, exc.field if exc.field not in ("<root>", "<schema>") else "", exc.reason)
         ]
-    return []
+    # The rules between fields and files that a schema cannot say (ctloop run checks the same).
+    from ctloop.preflight import check_policy_file
+
+    return [
+        doc.problem(RULE_ID, e.field if e.field not in ("<root>", "<schema>") else "", e.reason)
+        for e in check_policy_file(doc.path, readers=False)
+    ]
