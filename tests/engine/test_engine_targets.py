@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
+from pathlib import Path
+from unittest.mock import create_autospec
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_azure_target_missing_is_a_clear_usage_error(toy, cli, monkeypatch):
@@ -24,3 +31,120 @@ def test_azure_target_dispatches_path_overrides_and_stack(toy, cli, monkeypatch)
     assert result.code == 0
     assert calls == [(str(toy.pipeline("diamond")), {"n": "4"}, "staging")]
     assert not (toy.home / "runs").exists()  # nothing ran locally
+
+
+# --- one table of submitters; the azure target fills its own inputs and outlives a login -------
+def test_submitters_come_from_one_table():
+    import inspect
+
+    from ctloop.engine import commands
+
+    assert set(commands.SUBMITTERS) == {"local", "azure"}
+    assert isinstance(commands.submitter_for("local"), commands.LocalSubmitter)
+    assert isinstance(commands.submitter_for("azure"), commands.AzureSubmitter)
+    with pytest.raises(ValueError, match="unknown target 'moon'; known: local, azure"):
+        commands.submitter_for("moon")
+    assert "args.target ==" not in inspect.getsource(commands)
+
+
+def test_target_overrides_fill_declared_inputs_only(tmp_path):
+    from ctloop.engine.commands import target_overrides
+
+    training = REPO / "pipelines" / "training.yml"
+    assert target_overrides(training, "azure", "ctloop-dev-abc123", {}) == {
+        "deploy_target": "azure",
+        "endpoint_name": "ctloop-dev-abc123",
+    }
+    assert target_overrides(training, "azure", "e1", {"endpoint_name": "mine"})["endpoint_name"] == "mine"
+    assert target_overrides(training, "azure", None, {}) == {"deploy_target": "azure"}
+    other = tmp_path / "p.yml"
+    other.write_text("type: pipeline\ninputs:\n  n: 1\njobs: {}\n")
+    assert target_overrides(other, "azure", "e1", {"n": "2"}) == {"n": "2"}
+
+
+def test_azure_target_binds_the_stacks_endpoint_and_deploy_target(toy, cli, monkeypatch, tmp_path):
+    calls = []
+    fake = types.ModuleType("ctloop.azure.submit")
+    fake.submit_pipeline = lambda path, overrides, stack, **kw: calls.append((overrides, stack)) or 0
+    monkeypatch.setitem(sys.modules, "ctloop.azure.submit", fake)
+    pipeline = tmp_path / "deploying.yml"
+    pipeline.write_text("type: pipeline\ninputs:\n  deploy_target: local\n  endpoint_name: x\njobs: {}\n")
+    (tmp_path / ".azureml").mkdir()
+    (tmp_path / ".azureml" / "config.prod.json").write_text(
+        json.dumps(
+            {"subscription_id": "s", "resource_group": "rg", "workspace_name": "w", "endpoint_name": "ep-prd"}
+        )
+    )
+    result = cli("run", str(pipeline), "--target", "azure", "--stack", "prod")
+    assert result.code == 0, result.err
+    assert calls == [({"deploy_target": "azure", "endpoint_name": "ep-prd"}, "prod")]
+
+
+def _jobs_double():
+    from azure.ai.ml.operations import JobOperations
+
+    return create_autospec(JobOperations, instance=True)
+
+
+def _client_with(jobs):
+    client = types.SimpleNamespace(jobs=jobs)
+    return client
+
+
+def test_stream_survives_an_expired_login_by_polling_with_a_fresh_credential(capsys):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from ctloop.engine.commands import ReauthenticatingClient
+
+    first, second = _jobs_double(), _jobs_double()
+    first.stream.side_effect = ClientAuthenticationError(
+        "AADSTS700024: client assertion is not within its valid time range"
+    )
+    second.get.side_effect = [
+        types.SimpleNamespace(status="Running"),
+        types.SimpleNamespace(status="Completed"),
+    ]
+    clients = iter([_client_with(first), _client_with(second)])
+    slept: list[float] = []
+    client = ReauthenticatingClient(lambda: next(clients), poll_s=7, sleep=slept.append)
+    client.jobs.stream("job-1")
+    assert slept == [7]
+    second.get.assert_called_with("job-1")
+    assert "login expired (AADSTS700024" in capsys.readouterr().err
+
+
+def test_final_get_is_retried_after_a_401_and_other_errors_propagate():
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    from ctloop.engine.commands import ReauthenticatingClient
+
+    expired = HttpResponseError(message="token expired")
+    expired.status_code = 401
+    first, second = _jobs_double(), _jobs_double()
+    first.get.side_effect = expired
+    second.get.return_value = types.SimpleNamespace(status="Completed")
+    clients = iter([_client_with(first), _client_with(second)])
+    client = ReauthenticatingClient(lambda: next(clients), sleep=lambda _s: None)
+    assert client.jobs.get("job-1").status == "Completed"
+    second.get.side_effect = ResourceNotFoundError("no such job")
+    with pytest.raises(ResourceNotFoundError):
+        client.jobs.get("job-2")
+
+
+def test_renewals_are_bounded():
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from ctloop.engine.commands import ReauthenticatingClient
+
+    made = []
+
+    def make():
+        jobs = _jobs_double()
+        jobs.get.side_effect = ClientAuthenticationError("still expired")
+        made.append(jobs)
+        return _client_with(jobs)
+
+    client = ReauthenticatingClient(make, renewals=2, sleep=lambda _s: None)
+    with pytest.raises(ClientAuthenticationError):
+        client.jobs.get("job-1")
+    assert len(made) == 3
