@@ -27,9 +27,25 @@ def _started(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
+    """A metric value: whole numbers as plain integers, others to four significant digits."""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.4g}"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
+
+
+def _columns(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[str]:
+    """Rows as aligned text columns (the columns in ``right`` right-aligned)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
 
 
 def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -100,16 +116,13 @@ def run_details(record: Mapping[str, Any]) -> str:
             f"mlflow: experiment {mlflow.get('experiment_id')}, parent run {mlflow.get('parent_run_id')}"
         )
     steps = record.get("steps") or {}
-    rows = [("STEP", "STATUS", "DURATION", "CACHE", "METRICS")]
-    for name, step in steps.items():
-        metrics = " ".join(f"{k}={_number(v)}" for k, v in step_metrics(step).items())
-        rows.append((name, str(step.get("status")), _duration(step.get("duration_s")), _cache(step), metrics))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines.append("")
-    lines += [
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)), row[4]]).rstrip()
-        for row in rows
-    ]
+    rows = [("STEP", "STATUS", "DURATION", "CACHE")]
+    rows += [(n, str(s.get("status")), _duration(s.get("duration_s")), _cache(s)) for n, s in steps.items()]
+    lines += ["", *_columns(rows)]
+    values = [("STEP", "METRIC", "VALUE")]
+    values += [(n, k, _number(v)) for n, s in steps.items() for k, v in step_metrics(s).items()]
+    if len(values) > 1:
+        lines += ["", *_columns(values, right=(2,))]
     for name, step in steps.items():
         if step.get("status") in ("failed", "killed", "timeout", "interrupted"):
             lines += ["", *failure_lines(name, step)]

@@ -1,4 +1,4 @@
-"""``ctloop models list | show <version> | champion``: read the model registry."""
+"""``ctloop models [list] | show <version> | champion``: read the model registry."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     """Add ``models`` and its sub-commands to the ``ctloop`` parser."""
     models = subparsers.add_parser("models", help="list and inspect registered model versions")
     sub = models.add_subparsers(dest="models_command", metavar="<command>")
-    models.set_defaults(func=lambda args: _usage(models))
+    models.set_defaults(func=_list, name=None, json=False)  # `ctloop models` alone lists
 
     name_help = f"registered model name (default: ${MODEL_NAME_ENV}, else the only registered model)"
     p_list = sub.add_parser("list", help="every version with status, champion and gate numbers")
@@ -39,11 +39,6 @@ def register(subparsers: Any) -> None:
     p_champ.add_argument("--name", help=name_help)
     p_champ.add_argument("--json", action="store_true", help="print JSON")
     p_champ.set_defaults(func=_champion)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _registry(args: argparse.Namespace) -> Any:
