@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -153,3 +154,178 @@ def test_several_triggers_are_all_named() -> None:
 )
 def test_reaches_compares_decimals_not_binary_noise(value: float, threshold: float, expected: bool) -> None:
     assert triggers.reaches(value, threshold) is expected
+
+
+# --- the statistical forms: standard errors, the z test, the floor, calibration, re-arm --------
+
+STATISTICAL = replace(POLICY, z=2.5, floor_enabled=True, drift_rearm=0.1, calibration_min_shift=0.05)
+
+
+def test_policy_from_dict_reads_every_trigger_and_guard() -> None:
+    policy = TriggerPolicy.from_dict(
+        {
+            "primary_metric": "average_precision",
+            "triggers": {
+                "performance_drop": {"enabled": True, "max_drop": 0.04, "z": 2.0, "baseline_windows": 3},
+                "below_floor": {"enabled": True},
+                "champion_age": {"enabled": False, "max_age_days": 9},
+                "drift": {"enabled": True, "threshold": 0.2, "rearm": 0.05},
+                "calibration": {"enabled": True, "min_shift": 0.1},
+            },
+            "guards": {"min_new_labelled_rows": 7, "cooldown_hours": 12},
+        }
+    )
+    assert policy == TriggerPolicy(
+        primary_metric="average_precision",
+        max_drop=0.04,
+        max_age_days=None,
+        drift_threshold=0.2,
+        min_new_labelled_rows=7,
+        cooldown_hours=12.0,
+        z=2.0,
+        baseline_windows=3,
+        floor_enabled=True,
+        drift_rearm=0.05,
+        calibration_min_shift=0.1,
+    )
+
+
+def test_policy_defaults_when_the_statistical_keys_are_absent() -> None:
+    policy = TriggerPolicy.from_dict(
+        {
+            "primary_metric": "roc_auc",
+            "triggers": {"performance_drop": {"max_drop": 0.05}},
+            "guards": {"min_new_labelled_rows": 1, "cooldown_hours": 0},
+        }
+    )
+    assert (policy.z, policy.baseline_windows, policy.floor_enabled) == (0.0, 1, False)
+    assert (
+        policy.max_age_days,
+        policy.drift_threshold,
+        policy.drift_rearm,
+        policy.calibration_min_shift,
+    ) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_auc_standard_error_is_hanley_mcneil() -> None:
+    # AUC 0.5 on 10 + 10 rows: Q1 = Q2 = 1/3, variance (0.25 + 9/12 + 9/12) / 100
+    assert triggers.auc_standard_error(0.5, 10, 10) == pytest.approx(0.0175**0.5)
+    auc, pos, neg = 0.8, 30, 70
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg)
+    assert triggers.auc_standard_error(auc, pos, neg) == pytest.approx(var**0.5)
+    assert triggers.auc_standard_error(1.0, 5, 5) == 0.0
+
+
+@pytest.mark.parametrize(("auc", "pos", "neg"), [(0.8, 0, 10), (0.8, 10, 0), (float("nan"), 10, 10)])
+def test_auc_standard_error_is_undefined_without_both_classes_or_an_auc(
+    auc: float, pos: int, neg: int
+) -> None:
+    assert math.isnan(triggers.auc_standard_error(auc, pos, neg))
+
+
+def test_pooled_weights_each_window_by_its_precision() -> None:
+    mean, se = triggers.pooled([0.8, 0.9], [0.1, 0.1])
+    assert mean == pytest.approx(0.85) and se == pytest.approx((1 / 200) ** 0.5)
+    mean, se = triggers.pooled([0.8, 0.9], [0.1, 0.2])  # weights 100 and 25
+    assert mean == pytest.approx((100 * 0.8 + 25 * 0.9) / 125) and se == pytest.approx((1 / 125) ** 0.5)
+
+
+def test_pooled_skips_unknown_and_zero_errors() -> None:
+    mean, se = triggers.pooled([0.7, 0.8, float("nan"), 0.9], [0.0, 0.1, 0.1, float("nan")])
+    assert mean == pytest.approx(0.8) and se == pytest.approx(0.1)
+    assert triggers.pooled([0.8], [0.0]) == (None, None)
+    assert triggers.pooled([], []) == (None, None)
+
+
+def test_a_big_drop_within_noise_does_not_fire_and_says_its_z() -> None:
+    inputs = replace(QUIET, current=0.80, baseline_se=0.03, current_se=0.04)  # se 0.05, z 1.00
+    perf = signal(evaluate(inputs, STATISTICAL), "performance_drop")
+    assert not perf.fired
+    assert perf.reason == "roc_auc 0.8000 vs baseline 0.8500: drop 0.0500 >= 0.05, z 1.00 < 2.5"
+
+
+def test_a_big_drop_beyond_noise_fires_at_exactly_z() -> None:
+    inputs = replace(QUIET, current=0.80, baseline_se=0.012, current_se=0.016)  # se 0.02, z 2.5
+    perf = signal(evaluate(inputs, STATISTICAL), "performance_drop")
+    assert perf.fired and perf.value == pytest.approx(0.05)
+    assert perf.reason.endswith("drop 0.0500 >= 0.05, z 2.50 >= 2.5")
+
+
+def test_a_small_drop_never_fires_however_certain() -> None:
+    inputs = replace(QUIET, current=0.81, baseline_se=0.001, current_se=0.001)
+    perf = signal(evaluate(inputs, STATISTICAL), "performance_drop")
+    assert not perf.fired and "drop 0.0400 < 0.05" in perf.reason
+
+
+def test_without_standard_errors_the_drop_is_a_point_comparison() -> None:
+    perf = signal(evaluate(replace(QUIET, current=0.80), STATISTICAL), "performance_drop")
+    assert perf.fired and ", z" not in perf.reason
+
+
+@pytest.mark.parametrize(
+    ("current", "se", "fires"),
+    [(0.60, 0.02, True), (0.65, 0.02, False), (0.649, 0.02, True), (0.69, 0.0, True), (0.70, 0.0, False)],
+)
+def test_below_floor_fires_only_when_the_upper_bound_is_below_the_floor(
+    current: float, se: float, fires: bool
+) -> None:
+    inputs = replace(QUIET, current=current, current_se=se, floor=0.70)
+    sig = signal(evaluate(inputs, STATISTICAL), "below_floor")
+    assert sig.fired is fires
+    assert (sig.value, sig.threshold) == (current, 0.70)
+    upper = current + 2.5 * se
+    assert sig.reason == (
+        f"roc_auc {current:.4f} (upper bound {upper:.4f}) {'<' if fires else '>='} the gate's floor 0.7"
+    )
+
+
+def test_below_floor_is_off_unless_enabled_and_known() -> None:
+    off = signal(evaluate(replace(QUIET, current=0.1, floor=0.7), POLICY), "below_floor")
+    assert off == Signal("below_floor", False, None, None, "disabled")
+    unknown = signal(evaluate(replace(QUIET, current=0.1, floor=None), STATISTICAL), "below_floor")
+    assert unknown == Signal("below_floor", False, None, None, "no floor or no recent metric")
+
+
+@pytest.mark.parametrize(("gap", "fires"), [(0.07, True), (0.0699, False), (-0.03, True), (-0.0299, False)])
+def test_calibration_fires_at_its_shift_in_either_direction(gap: float, fires: bool) -> None:
+    inputs = replace(QUIET, calibration_gap=gap, calibration_baseline=0.02)
+    sig = signal(evaluate(inputs, STATISTICAL), "calibration")
+    assert sig.fired is fires
+    assert sig.value == pytest.approx(abs(gap - 0.02)) and sig.threshold == 0.05
+
+
+def test_calibration_z_test_and_unknowns() -> None:
+    noisy = replace(QUIET, calibration_gap=0.08, calibration_baseline=0.02, calibration_se=0.03)
+    sig = signal(evaluate(noisy, STATISTICAL), "calibration")
+    assert not sig.fired and sig.reason.endswith("shift 0.0600 >= 0.05, z 2.00 < 2.5")
+    unknown = signal(evaluate(replace(QUIET, calibration_gap=0.5), STATISTICAL), "calibration")
+    assert unknown == Signal(
+        "calibration", False, None, 0.05, "no calibration baseline or too few recent labels"
+    )
+    assert signal(evaluate(QUIET, POLICY), "calibration") == Signal(
+        "calibration", False, None, None, "disabled"
+    )
+
+
+@pytest.mark.parametrize(("score", "fires"), [(0.35, True), (0.3499, False), (0.5, True)])
+def test_drift_rearms_only_above_the_score_that_last_confirmed_the_champion(
+    score: float, fires: bool
+) -> None:
+    inputs = replace(QUIET, drift_score=score, drift_confirmed=0.25)
+    sig = signal(evaluate(inputs, STATISTICAL), "drift")
+    assert sig.fired is fires
+    assert sig.reason.startswith(f"drift score {score:.4f} >= 0.3, and {'>=' if fires else '<'} 0.3500")
+    assert sig.reason.endswith(
+        "(the score when a retrain last confirmed the champion, 0.2500, plus rearm 0.1)"
+    )
+
+
+def test_without_a_confirmed_score_drift_fires_at_its_threshold() -> None:
+    sig = signal(evaluate(replace(QUIET, drift_score=0.3), STATISTICAL), "drift")
+    assert sig.fired and sig.reason == "drift score 0.3000 >= 0.3"
