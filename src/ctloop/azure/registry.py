@@ -21,28 +21,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ctloop.registry.base import (
-    CHAMPION_ALIAS,
-    STATUS_PROMOTED,
-    STATUS_REGISTERED,
-    TAG_PROMOTED_AT,
-    TAG_STATUS,
-    TAG_SUPERSEDED_BY,
-    ModelVersion,
-    Registry,
-    RegistryError,
-    check_model_name,
-    now_iso,
-)
-from ctloop.registry.mlflow_common import (
-    REGISTRY_EXPERIMENT,
-    error_code,
-    is_missing,
-    mlflow_client,
-    to_model_version,
-)
+from ctloop.registry.base import CHAMPION_ALIAS, SERVING_ALIAS, check_model_name
+from ctloop.registry.mlflow_common import MlflowRegistry, is_missing, mlflow_client
 
 CHAMPION_TAG = "ctloop.champion"
+SERVING_TAG = "ctloop.serving"
+#: pointer -> the registered-model tag that holds it
+POINTER_TAGS = {CHAMPION_ALIAS: CHAMPION_TAG, SERVING_ALIAS: SERVING_TAG}
 
 
 def workspace_tracking_uri() -> str:
@@ -56,7 +41,7 @@ def workspace_tracking_uri() -> str:
     return str(client.workspaces.get(client.workspace_name).mlflow_tracking_uri)
 
 
-class AzureMLRegistry(Registry):
+class AzureMLRegistry(MlflowRegistry):
     """Versions of one model in the workspace registry, through MLflow."""
 
     def __init__(self, name: str, tracking_uri: str | None = None, client: Any = None) -> None:
@@ -66,124 +51,32 @@ class AzureMLRegistry(Registry):
 
     @classmethod
     def model_names(cls, tracking_uri: str | None = None, client: Any = None) -> list[str]:
-        client = client or mlflow_client(tracking_uri or workspace_tracking_uri())
-        names: list[str] = []
-        token = None
-        while True:
-            page = client.search_registered_models(max_results=100, page_token=token)
-            names.extend(m.name for m in page)
-            token = getattr(page, "token", None)
-            if not token:
-                return sorted(names)
+        return cls._names(client or mlflow_client(tracking_uri or workspace_tracking_uri()))
 
-    # --- helpers -----------------------------------------------------------------------------
-    def _champion_version(self) -> str | None:
+    # --- store adapter -------------------------------------------------------------------------
+    def _pointers(self) -> dict[str, str]:
         from mlflow.exceptions import MlflowException
 
         try:
             model = self._client.get_registered_model(self.name)
         except MlflowException as exc:
             if is_missing(exc):
-                return None
+                return {}
             raise
-        value = (model.tags or {}).get(CHAMPION_TAG)
-        return str(value).split(";", 1)[0] if value else None
+        tags = model.tags or {}
+        return {
+            pointer: str(tags[tag]).split(";", 1)[0]
+            for pointer, tag in POINTER_TAGS.items()
+            if tags.get(tag) and str(tags[tag]).split(";", 1)[0]
+        }
 
-    def _convert(self, mv: Any, champion: str | None) -> ModelVersion:
-        aliases = (CHAMPION_ALIAS,) if champion == str(mv.version) else ()
-        return to_model_version(self.name, mv, aliases)
-
-    def _experiment_id(self) -> str:
-        found = self._client.get_experiment_by_name(REGISTRY_EXPERIMENT)
-        return (
-            found.experiment_id if found is not None else self._client.create_experiment(REGISTRY_EXPERIMENT)
-        )
-
-    def _tag(self, version: str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self._client.set_model_version_tag(self.name, str(version), str(key), str(value))
-
-    # --- Registry ----------------------------------------------------------------------------
-    def register(self, model_dir: str | Path, tags: dict[str, str]) -> ModelVersion:
-        from mlflow.exceptions import MlflowException
-
-        model_dir = Path(model_dir)
-        if not (model_dir / "MLmodel").is_file():
-            raise RegistryError(f"{model_dir}: not an MLflow model folder (no MLmodel file)")
-        try:
-            self._client.create_registered_model(self.name)
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise
-        run = self._client.create_run(
-            self._experiment_id(), run_name=f"register-{self.name}", tags={"ctloop.model": self.name}
-        )
-        self._client.log_artifacts(run.info.run_id, str(model_dir), "model")
-        self._client.set_terminated(run.info.run_id)
-        all_tags = {TAG_STATUS: STATUS_REGISTERED, **{str(k): str(v) for k, v in tags.items()}}
-        mv = self._client.create_model_version(
-            self.name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id, tags=all_tags
-        )
-        return self._convert(mv, self._champion_version())
-
-    def get(self, version: str) -> ModelVersion:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            mv = self._client.get_model_version(self.name, str(version))
-        except MlflowException as exc:
-            if is_missing(exc):
-                raise RegistryError(f"model {self.name!r} has no version {version!r}") from None
-            raise
-        return self._convert(mv, self._champion_version())
-
-    def champion(self) -> ModelVersion | None:
-        current = self._champion_version()
-        return self.get(current) if current is not None else None
-
-    def set_champion(self, version: str, expected: str | None) -> bool:
-        version = str(version)
-        expected = None if expected is None else str(expected)
-        self.get(version)  # must exist
-        current = self._champion_version()
-        if current != expected:
-            return False
-        if current == version:
+    def _write_pointer(self, pointer: str, version: str | None) -> bool:
+        """Set the pointer's tag to a unique claim and read it back (no conditional tag update)."""
+        tag = POINTER_TAGS[pointer]
+        if version is None:
+            self._client.delete_registered_model_tag(self.name, tag)
             return True
         claim = f"{version};{uuid.uuid4().hex}"
-        self._client.set_registered_model_tag(self.name, CHAMPION_TAG, claim)
+        self._client.set_registered_model_tag(self.name, tag, claim)
         model = self._client.get_registered_model(self.name)
-        if (model.tags or {}).get(CHAMPION_TAG) != claim:
-            return False  # another writer's claim landed after ours
-        self._tag(version, {TAG_STATUS: STATUS_PROMOTED, TAG_PROMOTED_AT: now_iso()})
-        if current is not None:
-            self._tag(current, {TAG_SUPERSEDED_BY: version})
-        return True
-
-    def list_versions(self) -> list[ModelVersion]:
-        champion = self._champion_version()
-        found = []
-        token = None
-        while True:
-            page = self._client.search_model_versions(f"name = '{self.name}'", page_token=token)
-            found.extend(page)
-            token = getattr(page, "token", None)
-            if not token:
-                break
-        return sorted((self._convert(mv, champion) for mv in found), key=lambda v: int(v.version))
-
-    def set_tags(self, version: str, tags: dict[str, str]) -> ModelVersion:
-        self.get(version)
-        self._tag(version, tags)
-        return self.get(version)
-
-    def download(self, version: str, dest: str | Path) -> Path:
-        import mlflow.artifacts
-
-        mv = self.get(version)
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=mv.source, dst_path=str(dest), tracking_uri=self.uri
-        )
-        return Path(local)
+        return (model.tags or {}).get(tag) == claim  # False: another writer's claim landed after ours

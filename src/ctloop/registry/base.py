@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 CHAMPION_ALIAS = "champion"
+#: The version the endpoint serves (set when a rollout promotes). The champion pointer follows it:
+#: a promoted rollout makes its version champion, a rejected one returns the champion to it.
+SERVING_ALIAS = "serving"
 
 #: Version tags ctloop writes (all values are strings).
 TAG_STATUS = "ctloop.status"
@@ -23,6 +26,7 @@ TAG_SUPERSEDED_BY = "ctloop.superseded_by"
 TAG_DEPLOYED_AT = "ctloop.deployed_at"
 TAG_REJECTED_AT = "ctloop.rejected_at"
 TAG_REJECTED_REASON = "ctloop.rejected_reason"
+TAG_MODEL_HASH = "ctloop.model_hash"
 
 #: Lifecycle states held in the ``ctloop.status`` tag (the latest event wins).
 STATUS_REGISTERED = "registered"  # stored, no gate outcome recorded
@@ -68,6 +72,10 @@ class ModelVersion:
     @property
     def is_champion(self) -> bool:
         return CHAMPION_ALIAS in self.aliases
+
+    @property
+    def is_serving(self) -> bool:
+        return SERVING_ALIAS in self.aliases
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -115,6 +123,14 @@ class Registry(ABC):
     @abstractmethod
     def download(self, version: str, dest: str | Path) -> Path:
         """Copy a version's model folder under ``dest``; return the folder's path."""
+
+    def serving(self) -> ModelVersion | None:
+        """The version the endpoint serves (None before any rollout promoted one)."""
+        return None
+
+    def find_model_hash(self, model_hash: str) -> ModelVersion | None:
+        """The oldest version whose ``ctloop.model_hash`` tag is ``model_hash``, or None."""
+        return next((v for v in self.list_versions() if v.tags.get(TAG_MODEL_HASH) == model_hash), None)
 
     def mark_rejected(self, version: str, reason: str) -> ModelVersion:
         """Record that a deployed version was rolled back or refused (status ``rejected``)."""

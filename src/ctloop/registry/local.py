@@ -1,4 +1,5 @@
-"""The local registry: MLflow's model registry on SQLite, the champion pointer an MLflow alias.
+"""The local registry: MLflow's model registry on SQLite; the champion and serving pointers are
+MLflow aliases. Everything else is :class:`~ctloop.registry.mlflow_common.MlflowRegistry`.
 
 Files live under the directory of the SQLite database (``.ctloop/registry/`` by default):
 ``mlflow.db``, ``artifacts/`` (each version's model folder, copied there at registration, via
@@ -15,33 +16,15 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from ctloop import paths
 from ctloop.fileio import exclusive_lock
-from ctloop.registry.base import (
-    CHAMPION_ALIAS,
-    STATUS_PROMOTED,
-    STATUS_REGISTERED,
-    TAG_PROMOTED_AT,
-    TAG_STATUS,
-    TAG_SUPERSEDED_BY,
-    ModelVersion,
-    Registry,
-    RegistryError,
-    check_model_name,
-    now_iso,
-)
-from ctloop.registry.mlflow_common import (
-    REGISTRY_EXPERIMENT,
-    error_code,
-    is_missing,
-    mlflow_client,
-    to_model_version,
-)
+from ctloop.registry.base import RegistryError, check_model_name
+from ctloop.registry.mlflow_common import MlflowRegistry, error_code, mlflow_client
 
 T = TypeVar("T")
 
@@ -100,7 +83,7 @@ def file_lock(path: Path, timeout_s: float = _LOCK_TIMEOUT_S) -> contextlib.Abst
     return exclusive_lock(path, timeout_s, RegistryError, lambda: 0.02 + random.random() * 0.03)
 
 
-class LocalRegistry(Registry):
+class LocalRegistry(MlflowRegistry):
     """MLflow model registry on a SQLite tracking URI (``ctloop.paths.tracking_uri()`` by default)."""
 
     def __init__(self, name: str, tracking_uri: str | None = None) -> None:
@@ -110,11 +93,11 @@ class LocalRegistry(Registry):
         self.lock_path = self.root / LOCK_FILE
         self.artifact_root = self.root / ARTIFACTS_DIR
         self._client = mlflow_client(self.uri)
+        self._held = 0
         # The first use creates and migrates the database: do it once, under the lock.
         with file_lock(self.lock_path):
             retry_busy(self._client.search_registered_models, max_results=1)
 
-    # --- helpers -------------------------------------------------------------------------
     @classmethod
     def model_names(cls, tracking_uri: str | None = None) -> list[str]:
         """Names of every registered model ([] when the database does not exist yet)."""
@@ -122,17 +105,30 @@ class LocalRegistry(Registry):
         db = sqlite_path(uri)
         if db is not None and not db.is_file():
             return []
-        client = mlflow_client(uri)
-        names: list[str] = []
-        token = None
-        while True:
-            page = retry_busy(client.search_registered_models, max_results=100, page_token=token)
-            names.extend(m.name for m in page)
-            token = page.token
-            if not token:
-                return sorted(names)
+        return cls._names(mlflow_client(uri), retry_busy)
 
-    def _aliases(self) -> dict[str, str]:
+    # --- store adapter -------------------------------------------------------------------------
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return retry_busy(fn, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """The registry's file lock (re-entrant within this object)."""
+        if self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        with file_lock(self.lock_path):
+            self._held = 1
+            try:
+                yield
+            finally:
+                self._held = 0
+
+    def _pointers(self) -> dict[str, str]:
         from mlflow.exceptions import MlflowException
 
         try:
@@ -143,127 +139,16 @@ class LocalRegistry(Registry):
             raise
         return {alias: str(version) for alias, version in (model.aliases or {}).items()}
 
-    def _convert(self, mv: Any, aliases: dict[str, str]) -> ModelVersion:
-        version = str(mv.version)
-        return to_model_version(self.name, mv, tuple(sorted(a for a, v in aliases.items() if v == version)))
+    def _write_pointer(self, pointer: str, version: str | None) -> bool:
+        if version is None:
+            retry_busy(self._client.delete_registered_model_alias, self.name, pointer)
+        else:
+            retry_busy(self._client.set_registered_model_alias, self.name, pointer, str(version))
+        return True
 
-    def _experiment_id(self) -> str:
-        from mlflow.exceptions import MlflowException
-
-        found = retry_busy(self._client.get_experiment_by_name, REGISTRY_EXPERIMENT)
-        if found is not None:
-            return found.experiment_id
+    def _artifact_location(self) -> str | None:
         self.artifact_root.mkdir(parents=True, exist_ok=True)
-        try:
-            return retry_busy(
-                self._client.create_experiment,
-                REGISTRY_EXPERIMENT,
-                artifact_location=self.artifact_root.as_uri(),
-            )
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise
-            return retry_busy(self._client.get_experiment_by_name, REGISTRY_EXPERIMENT).experiment_id
+        return self.artifact_root.as_uri()
 
-    def _ensure_model(self) -> None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            retry_busy(self._client.create_registered_model, self.name)
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise
-
-    # --- Registry ------------------------------------------------------------------------
-    def register(self, model_dir: str | Path, tags: dict[str, str]) -> ModelVersion:
-        model_dir = Path(model_dir)
-        if not (model_dir / "MLmodel").is_file():
-            raise RegistryError(f"{model_dir}: not an MLflow model folder (no MLmodel file)")
-        with file_lock(self.lock_path):
-            experiment_id = self._experiment_id()
-            self._ensure_model()
-        run = retry_busy(
-            self._client.create_run,
-            experiment_id,
-            run_name=f"register-{self.name}",
-            tags={"ctloop.model": self.name},
-        )
-        run_id = run.info.run_id
-        self._client.log_artifacts(run_id, str(model_dir), "model")
-        retry_busy(self._client.set_terminated, run_id)
-        all_tags = {TAG_STATUS: STATUS_REGISTERED, **{str(k): str(v) for k, v in tags.items()}}
-        with file_lock(self.lock_path):
-            mv = retry_busy(
-                self._client.create_model_version,
-                self.name,
-                source=f"{run.info.artifact_uri}/model",
-                run_id=run_id,
-                tags=all_tags,
-            )
-        return self._convert(mv, self._aliases())
-
-    def get(self, version: str) -> ModelVersion:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            mv = retry_busy(self._client.get_model_version, self.name, str(version))
-        except MlflowException as exc:
-            if is_missing(exc):
-                raise RegistryError(f"model {self.name!r} has no version {version!r}") from None
-            raise
-        return self._convert(mv, self._aliases())
-
-    def champion(self) -> ModelVersion | None:
-        current = self._aliases().get(CHAMPION_ALIAS)
-        return self.get(current) if current is not None else None
-
-    def set_champion(self, version: str, expected: str | None) -> bool:
-        version = str(version)
-        expected = None if expected is None else str(expected)
-        with file_lock(self.lock_path):
-            self.get(version)  # must exist
-            current = self._aliases().get(CHAMPION_ALIAS)
-            if current != expected:
-                return False
-            if current != version:
-                retry_busy(self._client.set_registered_model_alias, self.name, CHAMPION_ALIAS, version)
-                self._tag(version, {TAG_STATUS: STATUS_PROMOTED, TAG_PROMOTED_AT: now_iso()})
-                if current is not None:
-                    self._tag(current, {TAG_SUPERSEDED_BY: version})
-            return True
-
-    def list_versions(self) -> list[ModelVersion]:
-        aliases = self._aliases()
-        found = []
-        token = None
-        while True:
-            page = retry_busy(self._client.search_model_versions, f"name = '{self.name}'", page_token=token)
-            found.extend(page)
-            token = page.token
-            if not token:
-                break
-        return sorted((self._convert(mv, aliases) for mv in found), key=lambda v: int(v.version))
-
-    def _tag(self, version: str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            retry_busy(self._client.set_model_version_tag, self.name, str(version), str(key), str(value))
-
-    def set_tags(self, version: str, tags: dict[str, str]) -> ModelVersion:
-        with file_lock(self.lock_path):
-            self.get(version)
-            self._tag(version, tags)
-        return self.get(version)
-
-    def download(self, version: str, dest: str | Path) -> Path:
-        import mlflow.artifacts
-
-        mv = self.get(version)
-        dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        local = retry_busy(
-            mlflow.artifacts.download_artifacts,
-            artifact_uri=mv.source,
-            dst_path=str(dest),
-            tracking_uri=self.uri,
-        )
-        return Path(local)
+    def _source(self, run: Any) -> str:
+        return f"{run.info.artifact_uri}/model"
