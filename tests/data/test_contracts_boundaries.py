@@ -137,3 +137,170 @@ def test_a_violation_line_names_the_batch_only_when_there_is_one() -> None:
         "reason": "why",
     }
     assert in_batch.line() == "2021-01.csv: x: why" and in_batch.to_dict()["batch"] == "2021-01.csv"
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+LABEL_RULE = {"values": [0, 1], "min_class_fraction": 0.1}
+
+
+@pytest.mark.parametrize(("positives", "passes"), [(2, True), (1, False)])
+def test_a_class_share_at_its_floor_passes(positives: int, passes: bool) -> None:
+    rain = [1] * positives + [0] * (20 - positives)
+    found = contracts.check_label(frame(rain=rain), policy(label=LABEL_RULE), None)
+    assert (found == []) is passes
+    if not passes:
+        assert found == [
+            contracts.Violation("label", "rain", "class 1 is 5.0% of labelled rows, below the 10.0% floor")
+        ]
+
+
+def test_each_class_can_have_its_own_floor() -> None:
+    rule = {"values": [0, 1], "min_class_fraction": [0.5, 0.0]}
+    rain = [1] * 11 + [0] * 9
+    found = contracts.check_label(frame(rain=rain), policy(label=rule), None)
+    assert [v.reason for v in found] == ["class 0 is 45.0% of labelled rows, below the 50.0% floor"]
+    assert (
+        contracts.check_label(
+            frame(rain=[1] * 20), policy(label={**rule, "min_class_fraction": [0.0, 0.0]}), None
+        )
+        == []
+    )
+
+
+def test_labels_outside_the_allowed_values_are_named() -> None:
+    rain = [0, 1, 2, 3, 7, 9, 11, 12] + [0] * 12
+    found = contracts.check_label(frame(rain=rain), policy(label=LABEL_RULE), None)
+    assert found == [
+        contracts.Violation("label", "rain", "not binary: 6 value(s) outside [0, 1] (e.g. 11, 12, 2, 3, 7)")
+    ]
+
+
+def test_unlabelled_and_empty_frames() -> None:
+    found = contracts.check_label(frame(rain=[None] * 20), policy(label=LABEL_RULE), None)
+    assert found == [contracts.Violation("label", "rain", "no labelled rows")]
+    assert contracts.check_label(frame().iloc[:0], policy(label=LABEL_RULE), None) == []
+    assert contracts.check_label(frame().drop(columns="rain"), policy(label=LABEL_RULE), None) == []
+
+
+# --- dtypes and required columns -----------------------------------------------------------------
+
+
+def test_numbers_written_with_a_decimal_comma_are_named_with_a_hint() -> None:
+    found = contracts.check_dtypes(frame(x=["0,5"] + ["1.0"] * 19), policy(), None)
+    assert found == [
+        contracts.Violation(
+            "dtypes", "x", "expected numeric, found str (e.g. '0,5') (decimal comma? write numbers with '.')"
+        )
+    ]
+
+
+def test_numbers_stored_as_text_are_named() -> None:
+    found = contracts.check_dtypes(frame(x=["0.5"] * 20), policy(), None)
+    assert found == [
+        contracts.Violation("dtypes", "x", "expected numeric, found str (numbers stored as text, e.g. '0.5')")
+    ]
+
+
+def test_a_text_value_among_numbers_is_shown() -> None:
+    found = contracts.check_dtypes(frame(x=["n/a"] + [0.5] * 19), policy(), None)
+    assert found[0].reason == "expected numeric, found float/str (e.g. 'n/a')"
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "passes"),
+    [
+        ("integer", [1, 2], True),
+        ("integer", [1.0, 2.0], False),
+        ("float", [1.0, 2.0], True),
+        ("float", [1, 2], False),
+        ("boolean", [True, False], True),
+        ("boolean", [1, 0], False),
+        ("string", ["a", "b"], True),
+        ("datetime", pd.to_datetime(["2021-01-01", "2021-01-02"]), True),
+        ("datetime", ["2021-01-01", "2021-01-02"], False),
+    ],
+)
+def test_each_declared_kind_matches_only_its_dtypes(kind: str, values: list[Any], passes: bool) -> None:
+    rules = copy.deepcopy(BASE["contract"]["dtypes"]) | {"extra": kind}
+    data = frame(rows=2, x=[0.0, 0.0], rain=[0, 1]).assign(extra=values)
+    assert (contracts.check_dtypes(data, policy(dtypes=rules), None) == []) is passes
+
+
+def test_an_empty_frame_has_no_types_to_check() -> None:
+    assert contracts.check_dtypes(frame(x=["a"] * 20).iloc[:0], policy(), None) == []
+
+
+def test_required_columns_are_checked_in_every_batch_with_rows() -> None:
+    batches = [
+        {"file": "a.csv", "rows": 10, "columns": ["date", "x", "rain"]},
+        {"file": "b.csv", "rows": 10, "columns": ["date", "rain"]},
+        {"file": "c.csv", "rows": 0, "columns": ["date"]},
+    ]
+    found = contracts.check_required_columns(frame(), policy(), batches)
+    assert found == [contracts.Violation("required_columns", "x", "missing from batch b.csv")]
+    missing = contracts.check_required_columns(frame().drop(columns="x"), policy(), None)
+    assert missing == [contracts.Violation("required_columns", "x", "required column missing")]
+
+
+def test_an_empty_batch_is_a_failed_export() -> None:
+    batches = [{"file": "a.csv", "rows": 3}, {"file": "b.csv", "rows": 0}, {"file": "c.csv"}]
+    found = contracts.check_batches(frame(), policy(), batches)
+    assert [v.column for v in found] == ["b.csv", "c.csv"]
+    assert {v.reason for v in found} == {"batch holds no rows (header only)"}
+    assert contracts.check_batches(frame(), policy(), None) == []
+
+
+# --- per batch -----------------------------------------------------------------------------------
+
+BATCH = {
+    "max_missing_fraction": {"default": 0.3, "columns": {"date": 0.0, "rain": 1.0}},
+    "max_out_of_range_fraction": 0.2,
+    "label_min_rows": 10,
+    "label_min_class_fraction": [0.2, 0.0],
+}
+
+
+def batch_policy() -> dict[str, Any]:
+    return policy(label=LABEL_RULE, batch=BATCH)
+
+
+@pytest.mark.parametrize(("labelled", "floors"), [(10, [0.2, 0.0]), (9, [0.0, 0.0])])
+def test_the_batch_policy_uses_the_batch_shares_and_class_floors_from_enough_labels(
+    labelled: int, floors: list[float]
+) -> None:
+    base = batch_policy()
+    view = contracts.batch_policy(base, labelled)
+    assert view["contract"]["max_missing_fraction"] == BATCH["max_missing_fraction"]
+    assert view["contract"]["value_ranges"]["max_out_of_range_fraction"] == 0.2
+    assert view["contract"]["label"]["min_class_fraction"] == floors
+    assert base["contract"]["label"]["min_class_fraction"] == 0.1  # the dataset's policy is untouched
+
+
+def test_a_batch_is_judged_by_the_batch_shares_and_names_its_file() -> None:
+    x = [math.nan] * 5 + [5.0] * 4 + [0.0] * 11  # 25% missing, 4 of 15 values out of range
+    rain = [0] * 3 + [1] * 17  # class 0 at 15%: below the 20% batch floor
+    found = contracts.check_batch(frame(x=x, rain=rain), batch_policy(), "2021-01.csv")
+    assert {(v.check, v.column, v.batch) for v in found} == {
+        ("value_ranges", "x", "2021-01.csv"),
+        ("label", "rain", "2021-01.csv"),
+    }
+    assert all(v.line().startswith("2021-01.csv: ") for v in found)
+
+
+def test_a_batch_with_few_labels_has_no_class_floor() -> None:
+    rain = [1] * 9 + [None] * 11
+    assert contracts.check_batch(frame(rain=rain), batch_policy(), "b.csv") == []
+
+
+def test_an_empty_batch_fails_on_its_own() -> None:
+    found = contracts.check_batch(frame().iloc[:0], batch_policy(), "empty.csv")
+    assert found == [
+        contracts.Violation("batches", "<rows>", "batch holds no rows (header only)", batch="empty.csv")
+    ]
+
+
+def test_run_contract_reports_every_check_in_order() -> None:
+    result = contracts.run_contract(frame(), policy(label=LABEL_RULE))
+    assert list(result) == list(contracts.CHECKS)
+    assert all(found == [] for found in result.values())
