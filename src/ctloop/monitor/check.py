@@ -10,7 +10,7 @@
   this, a stable champion would be retrained at every cooldown once it is older than the age
   limit, or once the world shifted in a way no retrain can recover.
 * ``baseline`` / ``baseline_se`` once the champion served ``baseline_windows`` windows: the
-  inverse-variance pooled primary metric of its first windows after its promotion (each window's
+  inverse-variance pooled primary metric of its first windows since it last won the gate (each window's
   own labels, independent of each other), so the baseline is estimated on live traffic with its
   uncertainty; before that, the gate's metric. ``current_se`` is the recent metric's standard
   error. The calibration gap's baseline is pooled over the same windows.
@@ -85,22 +85,19 @@ def gather(
     retrains = [e for e in events if e.kind == "retrain"]
     last_retrain = utc(retrains[-1].time) if retrains else None
     promoted, baseline = champion.promoted_at, champion.baseline
-    served_since, confirmed_at = champion.promoted_at, None
+    confirmed_at = None
     for event in events:
         if event.kind in ("promote", "confirm") and str(event.detail.get("version")) == champion.version:
             promoted = utc(event.time)
-            if event.kind == "promote":
-                served_since = promoted
-            else:
-                confirmed_at = promoted
+            confirmed_at = promoted if event.kind == "confirm" else None
             if event.detail.get("metric") is not None:
                 baseline = float(event.detail["metric"])
     baseline_se = None
-    served = [
+    served = [  # windows since the champion last won the gate (promotion or confirmation)
         w
         for w in windows
         if w.champion_version == champion.version
-        and (served_since is None or utc(w.window_start) >= served_since)
+        and (promoted is None or utc(w.window_start) >= promoted)
         and w.metrics.get(f"{_PRIMARY}_se") is not None
     ][: max(baseline_windows, 1)]
     calibration, calibration_se = None, None

@@ -360,3 +360,248 @@ def run_trigger_policy(
         note(turn(loop, utc(end) + delay, since=origin), batch.index)
     result.wall_seconds = time.perf_counter() - started
     return result
+
+
+# --- the trigger policy in-process (benchmark streams) ------------------------------------------
+
+#: Triggers that say the world changed: the candidates then include a recent-window model.
+CHANGE_TRIGGERS = frozenset({"performance_drop", "below_floor", "drift", "calibration"})
+
+
+@dataclass(frozen=True)
+class RecentWindow:
+    """``retraining.yml`` ``candidates.recent_window``: a second candidate trained on recent data only."""
+
+    train_days: int
+    eval_days: int
+
+    @classmethod
+    def from_policy(cls, policy: dict[str, Any]) -> RecentWindow | None:
+        section = (policy.get("candidates") or {}).get("recent_window") or {}
+        if not section.get("enabled", False):
+            return None
+        return cls(int(section["train_days"]), int(section["eval_days"]))
+
+
+@dataclass
+class _Champion:
+    model: Any
+    version: int
+    reference: Any  # ctloop.monitor.window.Reference
+    since_batch: int  # first batch scored since it last won the gate
+    gate_metric: float | None
+    confirmed_drift: float | None = None
+
+
+def _reference(model: Any, train: pd.DataFrame, stream: Stream, version: int, rows: int, seed: int) -> Any:
+    from ctloop.monitor.window import Reference
+
+    sample = train if len(train) <= rows else train.sample(n=rows, random_state=seed).sort_index()
+    frame = sample[stream.features].reset_index(drop=True)
+    scores = np.asarray(model.predict_proba(frame), dtype=float)
+    importance = metrics.permutation_importance(
+        lambda x: np.asarray(model.predict_proba(x), dtype=float),
+        frame,
+        sample[stream.label].to_numpy(dtype=int),
+        list(stream.features),
+        seed=seed,
+    )
+    return Reference(str(version), frame, scores, list(stream.features), importance)
+
+
+def candidate_splits(
+    frame: pd.DataFrame, stream: Stream, config: ReplayConfig, recent: RecentWindow | None
+) -> tuple[list[tuple[str, pd.DataFrame]], pd.DataFrame]:
+    """Training sets of the candidates and the eval slice they are judged on (time-ordered).
+
+    Without ``recent``: the pipeline's split. With it: the newest ``recent.eval_days`` of labelled
+    data as the eval slice (when it holds the gate's ``min_eval_rows``), and two candidates
+    trained right before it: the usual ``train_days`` window and the last ``recent.train_days``.
+    """
+    standard = _split(frame, stream, config)
+    if recent is None:
+        return [("window", standard.train)], standard.eval
+    s = config.split
+    common = dict(time_column=stream.time_column, label=stream.label, gap_days=s["gap_days"])
+    try:
+        long = splits.time_split(
+            frame,
+            eval_days=recent.eval_days,
+            train_days=s["train_days"],
+            min_train_rows=s["min_train_rows"],
+            min_eval_rows=config.gate_policy.min_eval_rows,
+            **common,
+        )
+        short = splits.time_split(
+            frame,
+            eval_days=recent.eval_days,
+            train_days=recent.train_days,
+            min_train_rows=s["min_train_rows"],
+            min_eval_rows=config.gate_policy.min_eval_rows,
+            **common,
+        )
+    except splits.SplitError:
+        return [("window", standard.train)], standard.eval
+    return [("window", long.train), ("recent", short.train)], long.eval
+
+
+def run_trigger_inprocess(
+    stream: Stream,
+    batches: list[Batch],
+    config: ReplayConfig,
+    settings: Any,
+    cache: FitCache,
+    recent: RecentWindow | None,
+    reference_rows: int = 5000,
+) -> PolicyResult:
+    """The trigger policy without files: the monitor's window statistics (``ctloop.monitor.window``),
+    ``ctloop.triggers.evaluate`` and the gate, on the same split/trainer as the baselines.
+
+    One monitor window is one batch; the recent metric and the drift sample cover the policy's
+    lookbacks; the baseline is pooled over the champion's first ``baseline_windows`` batches since
+    it last won the gate (the gate's metric before that); a retrain whose champion wins and
+    clears the floor confirms it. Candidates per :func:`candidate_splits` when a change trigger fired.
+    """
+    from ctloop import triggers
+    from ctloop.monitor import window
+
+    started = time.perf_counter()
+    policy, monitor = settings.triggers, settings.monitor
+    result = PolicyResult("trigger")
+    seed = int(config.trainer_options.get("seed", 0))
+    warm = _split(stream.frame.iloc[: stream.warmup_rows], stream, config)
+    model, seconds = cache.fit(warm.train, stream, config)
+    result.compute_seconds += seconds
+    champ = _Champion(model, 1, _reference(model, warm.train, stream, 1, reference_rows, seed), 0, None)
+    champ.gate_metric = (
+        metrics.metric(
+            config.primary_metric,
+            warm.eval[stream.label].to_numpy(dtype=int),
+            model.predict_proba(warm.eval[stream.features]),
+        )
+        if config.primary_metric != "accuracy"
+        else None
+    )
+    scored: list[pd.DataFrame] = []  # per batch: features, time, label, probability, prediction, version
+    stats: list[dict[str, Any]] = []  # per batch: its own performance (ctloop.monitor.window.performance)
+    lookback = max(monitor.performance_lookback_days, monitor.drift_lookback_days)
+    keep = int(np.ceil(lookback / config.batch_days)) + 1
+    last_retrain: int | None = None
+    day = pd.Timedelta(days=1)
+    for batch in batches:
+        frame = batch.frame
+        p = np.asarray(champ.model.predict_proba(frame[stream.features]), dtype=float)
+        y = frame[stream.label].to_numpy(dtype=int)
+        metric, accuracy = score_batch(p, y, config.decision_threshold, config.primary_metric)
+        end = batch_end(stream, batch)
+        result.batches.append(
+            BatchScore(
+                batch.index,
+                batch.start_row,
+                batch.end_row,
+                str(frame[stream.time_column].iloc[0]),
+                str(end),
+                metric,
+                accuracy,
+                str(champ.version),
+            )
+        )
+        rows = frame[stream.features].reset_index(drop=True)
+        rows["time"] = frame[stream.time_column].to_numpy()
+        rows["label"], rows["probability"] = y, p
+        rows["prediction"] = (p >= config.decision_threshold).astype(int)
+        rows["version"], rows["batch"] = champ.version, batch.index
+        scored.append(rows)
+        stats.append(window.performance(rows))
+        history = pd.concat(scored[-keep:], ignore_index=True)
+        own = history[history["version"] == champ.version]
+        lately = own[own["time"] >= end - monitor.performance_lookback_days * day]
+        perf = window.performance(lately, prefix="recent_")
+        if perf["recent_labelled_rows"] < monitor.min_labelled_rows:
+            perf = dict.fromkeys(perf, None)
+        current = history[history["time"] >= end - monitor.drift_lookback_days * day]
+        drift = window.data_drift(current[stream.features], champ.reference, monitor)
+        served = [
+            stats[i]
+            for i, b in enumerate(scored)
+            if int(b["version"].iloc[0]) == champ.version and int(b["batch"].iloc[0]) >= champ.since_batch
+        ]
+        baseline, baseline_se = champ.gate_metric, None
+        cal, cal_se = None, None
+        if len(served) >= policy.baseline_windows > 1:
+            first = served[: policy.baseline_windows]
+            baseline, baseline_se = triggers.pooled(
+                [f["roc_auc"] for f in first], [f["roc_auc_se"] for f in first]
+            )
+            cal, cal_se = triggers.pooled(
+                [f["calibration_gap"] for f in first], [f["calibration_se"] for f in first]
+            )
+        since = batch.index - last_retrain if last_retrain is not None else None
+        inputs = triggers.TriggerInputs(
+            has_champion=True,
+            baseline=baseline,
+            current=perf.get("recent_roc_auc"),
+            champion_age_days=(batch.index + 1 - champ.since_batch) * config.batch_days,
+            drift_score=drift["drift_score"],
+            new_labelled_rows=int(sum(len(b) for b in scored[-since:])) if since else len(history),
+            hours_since_retrain=since * config.batch_days * 24.0 if since is not None else None,
+            baseline_se=baseline_se,
+            current_se=perf.get("recent_roc_auc_se"),
+            floor=config.gate_policy.floor,
+            drift_confirmed=champ.confirmed_drift,
+            calibration_gap=perf.get("recent_calibration_gap"),
+            calibration_se=perf.get("recent_calibration_se"),
+            calibration_baseline=cal,
+            calibration_baseline_se=cal_se,
+        )
+        decision = triggers.evaluate(inputs, policy)
+        if not decision.retrain:
+            continue
+        last_retrain = batch.index
+        changed = bool(CHANGE_TRIGGERS.intersection(decision.fired))
+        data = stream.frame.iloc[: batch.end_row]
+        trains, eval_part = candidate_splits(data, stream, config, recent if changed else None)
+        x_eval, y_eval = eval_part[stream.features], eval_part[stream.label].to_numpy(dtype=int)
+        best: tuple[float, str, Any, pd.DataFrame, np.ndarray] | None = None
+        fit_total = 0.0
+        for name, train in trains:
+            candidate, seconds = cache.fit(train, stream, config)
+            fit_total += seconds
+            scores = np.asarray(candidate.predict_proba(x_eval), dtype=float)
+            value = (
+                metrics.metric(config.gate_policy.primary_metric, y_eval, scores)
+                if metrics.has_both_classes(y_eval)
+                else float("nan")
+            )
+            if best is None or (np.isfinite(value) and not value <= best[0]):
+                best = (value, name, candidate, train, scores)
+        result.compute_seconds += fit_total
+        assert best is not None
+        value, name, candidate, train, scores = best
+        champion_scores = np.asarray(champ.model.predict_proba(x_eval), dtype=float)
+        verdict = gate.decide(y_eval, scores, champion_scores, config.gate_policy, str(champ.version))
+        if verdict.promote:
+            version = champ.version + 1
+            champ = _Champion(
+                candidate,
+                version,
+                _reference(candidate, train, stream, version, reference_rows, seed),
+                batch.index + 1,
+                verdict.challenger,
+            )
+        elif verdict.champion is not None and verdict.champion >= config.gate_policy.floor:
+            champ.since_batch, champ.gate_metric = batch.index + 1, verdict.champion
+            champ.confirmed_drift = drift["drift_score"]
+        result.retrains.append(
+            {
+                "batch": batch.index,
+                "time": str(end),
+                "fired": decision.fired,
+                "candidate": name,
+                "promoted": verdict.promote,
+                "fit_seconds": round(fit_total, 4),
+                "reason": verdict.reason,
+            }
+        )
+    result.wall_seconds = time.perf_counter() - started
+    return result

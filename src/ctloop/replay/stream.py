@@ -89,13 +89,25 @@ def make_stream(dataset: str, data_policy: dict[str, Any]) -> Stream:
     if values.isna().any() or not set(values.unique()).issubset({0, 1}):
         raise StreamError(dataset, label, "the label must be 0/1 on every row")
     frame[label] = values.astype("int64")
-    split = data_policy["split"]
+    return stream_from_frame(name, frame, time_column, features, label, data_policy["split"], dataset)
+
+
+def stream_from_frame(
+    name: str,
+    frame: pd.DataFrame,
+    time_column: str,
+    features: list[str],
+    label: str,
+    split: dict[str, Any],
+    source: str | Path = "<frame>",
+) -> Stream:
+    """A time-sorted frame as a stream whose warm-up is the split's train + gap + eval days."""
     warm_days = int(split["train_days"]) + int(split["eval_days"]) + int(split.get("gap_days", 0))
     start = frame[time_column].iloc[0] + pd.Timedelta(days=warm_days)
     warmup = int(frame[time_column].searchsorted(start, side="left"))
     if warmup >= len(frame):
         raise StreamError(
-            dataset, time_column, f"spans less than the {warm_days}-day warm-up (train + eval days)"
+            source, time_column, f"spans less than the {warm_days}-day warm-up (train + eval days)"
         )
     frame = frame.reset_index(drop=True)
     return Stream(name, frame, time_column, features, label, warmup)
