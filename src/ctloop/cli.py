@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "ctloop.engine.commands",
     "ctloop.engine.store_commands",
+    "ctloop.engine.store_commands",
     "ctloop.registry.commands",
     "ctloop.data_commands",
     "ctloop.gitops.commands",
@@ -37,6 +38,9 @@ EXAMPLES: dict[str, str] = {
     "models champion": "ctloop models champion",
     "data": "ctloop data landing --dataset rainfall --until 1985-12-31",
     "data landing": "ctloop data landing --dataset rainfall --until 1985-12-31",
+    "data create": "ctloop data create --file data.yml",
+    "component": "ctloop component create --file components/train.yml",
+    "component create": "ctloop component create --file components/train.yml",
     "data create": "ctloop data create --file data.yml",
     "component": "ctloop component create --file components/train.yml",
     "component create": "ctloop component create --file components/train.yml",

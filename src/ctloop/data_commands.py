@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     )
     landing.set_defaults(func=_landing)
     _register_quarantine(sub)
+    from ctloop.engine.store_commands import add_data_create
+
+    add_data_create(sub)
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
 
 
