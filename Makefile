@@ -45,8 +45,8 @@ browser: ## Headless Chromium for the dashboard render test (installed only unde
 	  (apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium >/dev/null); } \
 	  || echo "chromium is not installed: the dashboard render test will skip (apt-get install chromium)"
 
-test: $(DNN_STAMP) browser ## Run the whole test suite (installs what it needs; one BLAS/OpenMP thread per worker)
-	@OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS); rc=$$?; \
+test: $(DNN_STAMP) $(CHECKOV_STAMP) browser ## Run the whole test suite (installs what it needs; one BLAS/OpenMP thread per worker)
+	@OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope -m "not azure_live" $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP) ## ruff and the import contracts
@@ -85,21 +85,37 @@ mutation: $(STAMP) ## Mutation testing of gate, drift, triggers, splits, contrac
 PULUMI ?= pulumi
 POLICY_PACK := policies/infra
 
-.PHONY: preflight preview up azureml-config test-infra
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.ctloop-stamp
+YES ?=
+
+.PHONY: preflight preview up azureml-config test-infra checkov-setup checkov
+
+$(CHECKOV_STAMP): requirements-checkov.lock $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo "installing Checkov from requirements-checkov.lock into $(CHECKOV_VENV) ..."
+	@$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.lock
+	@touch $@
+
+checkov-setup: $(CHECKOV_STAMP) ## Install Checkov in its own pinned venv (.venv-checkov)
+
+checkov: $(CHECKOV_STAMP) ## Checkov on an ARM rendering of each stack (STACKS="dev staging prod"; exit 1 on a failure)
+	@$(PY) -m infra.scan $(foreach s,$(or $(STACKS),$(STACK)),--stack $(s))
 
 preflight: $(STAMP) ## Check Pulumi CLI, backend and Azure logins, and the stack config (STACK=dev)
 	@$(PY) -m infra.preflight --stack $(STACK)
 
-preview: preflight ## pulumi preview with the policy pack (STACK=dev|staging|prod)
+preview: preflight checkov ## Checkov, then pulumi preview with the policy pack (STACK=dev|staging|prod)
 	@CTLOOP_STACK=$(STACK) $(PULUMI) preview --stack $(STACK) --policy-pack $(POLICY_PACK) --diff
 
-up: preflight ## pulumi up with the policy pack (STACK=dev|staging|prod)
-	@CTLOOP_STACK=$(STACK) $(PULUMI) up --stack $(STACK) --policy-pack $(POLICY_PACK)
+up: preflight checkov ## pulumi up with the policy pack (STACK=dev|staging|prod; YES=1: no prompt, for CI)
+	@CTLOOP_STACK=$(STACK) $(PULUMI) up --stack $(STACK) --policy-pack $(POLICY_PACK) \
+	  $(if $(YES),--yes --non-interactive --diff)
 
 azureml-config: $(STAMP) ## Write .azureml/config.json from the stack outputs (STACK=dev)
 	@$(PY) -m infra.azureml_config --stack $(STACK) --output .azureml/config.json
 
-test-infra: $(STAMP) ## Run the infra tests (Pulumi mocks, policy validators; no cloud)
+test-infra: $(STAMP) $(CHECKOV_STAMP) ## Run the infra tests (Pulumi mocks, policy validators; no cloud)
 	@$(PY) -m pytest tests/infra -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## --- gitops ---
@@ -108,7 +124,7 @@ REVIEW_OUT ?=
 CHECK_JSONSCHEMA := $(VENV)/bin/check-jsonschema
 GITHUB_WORKFLOWS := $(wildcard .github/workflows/*.yml)
 
-.PHONY: validate validate-specs validate-ci lock-versions review register-components schedule-apply test-gitops
+.PHONY: validate validate-specs validate-ci lock-versions review register-components schedule-apply test-gitops test-azure
 
 validate: validate-specs validate-ci ## Check every spec, version lock and CI file offline (STACK=dev; exit 2 on a violation)
 
@@ -132,6 +148,9 @@ register-components: $(STAMP) ## Register environments and components in the sta
 schedule-apply: $(STAMP) ## Create or update the Azure ML schedules in pipelines/schedules (STACK=dev)
 	@$(CTLOOP) schedule apply --stack $(STACK)
 
+test-azure: $(STAMP) ## Live suite against an existing stack's workspace (STACK=dev; needs az login, .azureml config)
+	@CTLOOP_STACK=$(STACK) CTLOOP_LIVE=1 $(PY) -m pytest tests/live -m azure_live -p no:cacheprovider -n 0 -v $(PYTEST_ARGS)
+
 test-gitops: $(STAMP) ## Run the gitops and azure tests (offline: fake MLClient, temporary git repos)
 	@$(PY) -m pytest tests/gitops tests/azure -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -146,27 +165,27 @@ REASON ?= manual rollback
   bench-serving test-serving
 
 endpoint-up: $(STAMP) ## Start the local endpoint's router (ARGS="--deployment blue --model-dir DIR" adds a model)
-	@$(CTLOOP) endpoint up --target $(TARGET) $(ARGS)
+	@$(CTLOOP) endpoint up --target $(TARGET) --stack $(STACK) $(ARGS)
 
 endpoint-status: $(STAMP) ## Deployments, traffic, requests, errors, p50/p95/p99 and primary metric per variant
-	@$(CTLOOP) endpoint status --target $(TARGET) $(ARGS)
+	@$(CTLOOP) endpoint status --target $(TARGET) --stack $(STACK) $(ARGS)
 
 endpoint-down: $(STAMP) ## Stop the local endpoint (router and deployments; logs stay in .ctloop/endpoint)
-	@$(CTLOOP) endpoint down --target $(TARGET) $(ARGS)
+	@$(CTLOOP) endpoint down --target $(TARGET) --stack $(STACK) $(ARGS)
 
 rollout: $(STAMP) ## Blue/green rollout of VERSION (default: champion) of MODEL_NAME, EVAL=labelled data
 	@test -n "$(EVAL)" || { echo "set EVAL=<dataset folder or .parquet of labelled rows>" >&2; exit 2; }
-	@$(CTLOOP) rollout start --target $(TARGET) --model-name $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) \
+	@$(CTLOOP) rollout start --target $(TARGET) --stack $(STACK) --model-name $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) \
 	  --eval $(EVAL) $(ARGS)
 
 rollout-status: $(STAMP) ## Stage, checks and history of the last rollout
-	@$(CTLOOP) rollout status --target $(TARGET)
+	@$(CTLOOP) rollout status --target $(TARGET) --stack $(STACK)
 
 rollout-resume: $(STAMP) ## Continue an interrupted rollout (the old slot gets 100% first)
-	@$(CTLOOP) rollout resume --target $(TARGET)
+	@$(CTLOOP) rollout resume --target $(TARGET) --stack $(STACK)
 
 rollout-rollback: $(STAMP) ## Abort the rollout: old slot 100%, new slot deleted, version rejected (REASON=)
-	@$(CTLOOP) rollout rollback --target $(TARGET) --reason "$(REASON)"
+	@$(CTLOOP) rollout rollback --target $(TARGET) --stack $(STACK) --reason "$(REASON)"
 
 bench-serving: $(STAMP) ## Latency/throughput: azmlinfsrv direct vs router, 1 and 1,000 rows (loopback)
 	@$(PY) benchmarks/serving.py $(ARGS)
@@ -181,14 +200,14 @@ MONITOR_ARGS ?=
 REPLAY_ARGS ?= --compare
 
 monitor: $(STAMP) ## Record closed windows of endpoint logs + labels in the metrics history (MONITOR_ARGS=)
-	@$(CTLOOP) monitor $(MONITOR_ARGS)
+	@$(CTLOOP) monitor --target $(TARGET) --stack $(STACK) $(MONITOR_ARGS)
 
 check-triggers: $(STAMP) ## Say whether to retrain and why (exit 10 = retrain; MONITOR_ARGS=)
-	@$(CTLOOP) check-triggers --exit-code $(MONITOR_ARGS); rc=$$?; \
+	@$(CTLOOP) check-triggers --target $(TARGET) --stack $(STACK) --exit-code $(MONITOR_ARGS); rc=$$?; \
 	  if [ $$rc -eq 10 ]; then echo "retrain needed"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 loop: $(STAMP) ## One loop turn: monitor -> check triggers -> training pipeline when they fire (MONITOR_ARGS=)
-	@$(CTLOOP) loop $(MONITOR_ARGS)
+	@$(CTLOOP) loop --target $(TARGET) --stack $(STACK) $(MONITOR_ARGS)
 
 replay: $(STAMP) ## Replay the rainfall data through the loop vs never/every-batch/fixed retraining (REPLAY_ARGS=)
 	@$(CTLOOP) replay --dataset rainfall $(REPLAY_ARGS)

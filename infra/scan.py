@@ -96,11 +96,11 @@ def template_for(
     return template, used, graph
 
 
-def start_checkov(checkov: Path, file: Path, skip_checks: Iterable[str] = ()) -> subprocess.Popen[str]:
-    """Start Checkov's ARM scan of one template (offline: no platform download)."""
+def start_checkov(checkov: Path, directory: Path, skip_checks: Iterable[str] = ()) -> subprocess.Popen[str]:
+    """Start Checkov's ARM scan of the templates in ``directory`` (offline: no platform download)."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT_COLOR": "1", "LOG_LEVEL": "ERROR"}
-    argv = [str(checkov), "--file", str(file), "--framework", "arm", "--output", "json", "--skip-download",
-            "--compact"]  # fmt: skip
+    argv = [str(checkov), "--directory", str(directory), "--framework", "arm", "--output", "json",
+            "--skip-download", "--compact"]  # fmt: skip
     ids = sorted(set(skip_checks))
     if ids:
         argv += ["--skip-check", ",".join(ids)]
@@ -127,7 +127,8 @@ def report_of(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def result(stack: str, report: Mapping[str, Any], graph_skips: Iterable[str] = ()) -> StackResult:
-    """One stack's counts from Checkov's report; graph checks skipped by id count as skipped."""
+    """One stack's counts from Checkov's report (its file is ``<stack>.json``); graph checks skipped
+    by id count as skipped."""
     out = StackResult(stack, skipped=[f"{g} (--skip-check)" for g in graph_skips])
     checks = report.get("results", {})
     for kind, attr in (
@@ -136,7 +137,8 @@ def result(stack: str, report: Mapping[str, Any], graph_skips: Iterable[str] = (
         ("skipped_checks", "skipped"),
     ):
         for check in checks.get(kind, []):
-            getattr(out, attr).append(f"{check['check_id']} {check['resource']}")
+            if Path(check["file_path"]).stem == stack:
+                getattr(out, attr).append(f"{check['check_id']} {check['resource']}")
     return out
 
 
@@ -154,15 +156,25 @@ def scan(
     with tempfile.TemporaryDirectory(prefix="ctloop-checkov-") as tmp:
         directory = out or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        started = {}
+        # stacks that skip the same graph checks share one Checkov run (their resource names differ)
+        groups: dict[frozenset[str], list[str]] = {}
+        graphs: dict[str, list[str]] = {}
         for stack, resources in runs.items():
-            template, matched, graph = template_for(stack, resources, skips)
+            template, matched, graphs[stack] = template_for(stack, resources, skips)
             used |= matched
-            file = directory / f"{stack}.json"
-            file.write_text(json.dumps(template, indent=1, sort_keys=True))
-            started[stack] = (start_checkov(checkov, file, (g.split()[0] for g in graph)), graph)
-        for stack, (process, graph) in started.items():
-            by_stack[stack] = result(stack, report_of(process), graph)
+            ids = frozenset(g.split()[0] for g in graphs[stack])
+            groups.setdefault(ids, []).append(stack)
+            folder = directory / f"group-{list(groups).index(ids)}"
+            folder.mkdir(exist_ok=True)
+            (folder / f"{stack}.json").write_text(json.dumps(template, indent=1, sort_keys=True))
+        started = [
+            (stacks, start_checkov(checkov, directory / f"group-{i}", ids))
+            for i, (ids, stacks) in enumerate(groups.items())
+        ]
+        for stacks, process in started:
+            report = report_of(process)
+            for stack in stacks:
+                by_stack[stack] = result(stack, report, graphs[stack])
     stale = [s for i, s in enumerate(skips) if i not in used and set(s.stacks) & set(runs)]
     return by_stack, stale
 
