@@ -40,9 +40,11 @@ def test_list_show_champion(
     assert run("models", "list") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "model rainfall-classifier"
-    assert out[1].split() == ["VERSION", "CHAMPION", "STATUS", "CREATED", "METRIC", "VS", "CHAMPION", "DATA"]
+    header = ["VERSION", "CHAMPION", "SERVING", "STATUS", "CREATED", "METRIC", "VS", "CHAMPION", "DATA"]
+    assert out[1].split() == header
     assert out[2].split()[:3] == ["1", "*", "promoted"] and "rainfall:3" in out[2]
     assert out[3].split()[:2] == ["2", "not_promoted"] and "-0.0120" in out[3]
+    assert out[4] == "champion 1, serving none"
 
     assert run("models", "list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
@@ -53,7 +55,17 @@ def test_list_show_champion(
     assert "status   not_promoted" in shown and "ctloop.gate.difference = -0.0120" in shown
 
     assert run("models", "champion", "--json") == 0
-    assert json.loads(capsys.readouterr().out)["version"] == "1"
+    assert json.loads(capsys.readouterr().out) | {"serving": None} == json.loads(
+        json.dumps(registry.champion().to_dict() | {"serving": None})
+    )
+
+    registry.record_deployed("2")  # a rollout of version 2 promoted: it serves, and is champion
+    assert run("models", "list") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[3].split()[:4] == ["2", "*", "*", "deployed"] and out[4] == "champion 2, serving 2"
+    assert run("models", "champion") == 0
+    shown = capsys.readouterr().out
+    assert "version  2" in shown and "serving  2" in shown
 
     assert run("models", "show", "9") == 1
     assert "has no version '9'" in capsys.readouterr().err

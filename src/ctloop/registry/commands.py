@@ -75,7 +75,8 @@ def _registry(args: argparse.Namespace) -> Any:
 
 def _row(version: Any) -> list[str]:
     champion = "*" if version.is_champion else ""
-    cells = [version.version, champion, version.status, version.created]
+    serving = "*" if version.is_serving else ""
+    cells = [version.version, champion, serving, version.status, version.created]
     cells += [version.tags.get(tag, "") for tag in _TAG_COLUMNS.values()]
     return cells
 
@@ -94,10 +95,21 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([v.to_dict() for v in versions], indent=2))
         return 0
-    header = ["VERSION", "CHAMPION", "STATUS", "CREATED", *_TAG_COLUMNS]
+    header = ["VERSION", "CHAMPION", "SERVING", "STATUS", "CREATED", *_TAG_COLUMNS]
     print(f"model {registry.name}")
     print(_table([_row(v) for v in versions], header))
+    print(_pointers_line(versions))
     return 0
+
+
+def _pointers_line(versions: list[Any]) -> str:
+    """``champion N, serving M`` and a warning when they differ."""
+    champion = next((v.version for v in versions if v.is_champion), None)
+    serving = next((v.version for v in versions if v.is_serving), None)
+    line = f"champion {champion or 'none'}, serving {serving or 'none'}"
+    if serving is not None and champion != serving:
+        line += " (differ: the next deploy rolls out the champion)"
+    return line
 
 
 def _print_version(version: Any) -> None:
@@ -132,11 +144,13 @@ def _champion(args: argparse.Namespace) -> int:
     if isinstance(registry, int):
         return registry
     champion = registry.champion()
+    serving = registry.serving()
     if champion is None:
         print(f"model {registry.name} has no champion yet", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(champion.to_dict(), indent=2))
+        print(json.dumps({**champion.to_dict(), "serving": serving.version if serving else None}, indent=2))
     else:
         _print_version(champion)
+        print(f"serving  {serving.version if serving else 'none'}")
     return 0
