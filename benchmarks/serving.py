@@ -7,8 +7,11 @@ bundled rainfall data unless --model-dir is given) behind the local router, in a
 CTLOOP_HOME, with the repository's endpoint specs and policies. For 1-row and 1,000-row requests
 it sends the same bodies, interleaved, directly to azmlinfsrv, through the router, and (for
 comparison) through a minimal asyncio forwarder (uvicorn + httpx), one keep-alive client at a
-time, and reports p50/p99 latency and throughput. Loopback only; bounded request counts.
-Targets (policy for this machine): router overhead at most 2 ms at p50, p99 at most 25 ms (1 row).
+time, and reports p50/p99 latency and throughput. Then, for 1-row requests at 1, 8 and 32
+concurrent keep-alive clients, direct and router in alternating rounds (same load conditions),
+p50/p99/throughput and the router/direct p99 ratio. Loopback only; bounded request counts.
+Targets (policy for this machine): router overhead at most 2 ms at p50, p99 at most 25 ms (1 row);
+router p99 at most 1.2 x direct p99 at every concurrency.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -145,6 +149,61 @@ def measure(targets: dict[str, str], body: bytes, count: int, warmup: int) -> di
     }
 
 
+def measure_concurrent(
+    targets: dict[str, str], body: bytes, concurrency: int, per_round: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """``rounds`` alternating bursts of ``per_round`` requests per target, ``concurrency`` clients
+    each (one keep-alive connection per client)."""
+    latencies: dict[str, list[float]] = {name: [] for name in targets}
+    wall: dict[str, float] = dict.fromkeys(targets, 0.0)
+    lock = threading.Lock()
+    clients = [
+        httpx.Client(timeout=120, headers={"content-type": "application/json"}) for _ in range(concurrency)
+    ]
+    try:
+        for _ in range(rounds):
+            for name, url in targets.items():
+                left = [per_round]
+                out: list[float] = []
+
+                def work(
+                    client: httpx.Client, url: str = url, left: list[int] = left, out: list[float] = out
+                ) -> None:
+                    while True:
+                        with lock:
+                            if left[0] <= 0:
+                                return
+                            left[0] -= 1
+                        started = time.perf_counter()
+                        resp = client.post(url, content=body)
+                        elapsed = (time.perf_counter() - started) * 1e3
+                        if resp.status_code != 200:
+                            raise SystemExit(f"{url}: {resp.status_code} {resp.text[:200]}")
+                        with lock:
+                            out.append(elapsed)
+
+                threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+                started = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall[name] += time.perf_counter() - started
+                latencies[name].extend(out)
+    finally:
+        for client in clients:
+            client.close()
+    return {
+        name: {
+            "p50_ms": _percentile(values, 0.50),
+            "p99_ms": _percentile(values, 0.99),
+            "requests_per_s": len(values) / wall[name],
+            "requests": len(values),
+        }
+        for name, values in latencies.items()
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, help="model folder to serve (default: train a small one)")
@@ -152,9 +211,13 @@ def main() -> int:
     parser.add_argument("--big-requests", type=int, default=40, help="1,000-row requests per target")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--no-async", action="store_true", help="skip the asyncio forwarder comparison")
+    parser.add_argument(
+        "--concurrent-requests", type=int, default=400, help="1-row requests per target and concurrency"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("CTLOOP_ROUTER_PORT", "0")  # never collide with a running endpoint
 
     from ctloop.rollout.endpoint import DeploymentSpec
     from ctloop.rollout.local import LocalEndpoint
@@ -182,6 +245,16 @@ def main() -> int:
             }
             for rows, count in ((1, args.requests), (1000, args.big_requests)):
                 results[f"{rows}_rows"] = measure(targets, _bodies(rows), count, min(args.warmup, count))
+            pair = {k: targets[k] for k in ("direct", "router")}
+            rounds = 4
+            for concurrency in (1, 8, 32):
+                results[f"concurrency_{concurrency}"] = measure_concurrent(
+                    pair,
+                    _bodies(1),
+                    concurrency,
+                    max(concurrency, args.concurrent_requests // rounds),
+                    rounds,
+                )
         finally:
             if forwarder is not None:
                 forwarder.terminate()
@@ -204,6 +277,18 @@ def main() -> int:
     overhead = one["router"]["p50_ms"] - one["direct"]["p50_ms"]
     ok = overhead <= 2.0 and one["router"]["p99_ms"] <= 25.0
     print(f"targets (1 row: router overhead <= 2 ms at p50, p99 <= 25 ms): {'met' if ok else 'NOT met'}")
+    print(f"{'clients':>7}  {'target':<8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}  requests")
+    ratios_ok = True
+    for concurrency in (1, 8, 32):
+        block = results[f"concurrency_{concurrency}"]
+        for name, r in block.items():
+            figures = f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['requests_per_s']:>8.1f}"
+            print(f"{concurrency:>7}  {name:<8} {figures}  {r['requests']}")
+        ratio = block["router"]["p99_ms"] / block["direct"]["p99_ms"]
+        block["p99_ratio"] = ratio
+        ratios_ok = ratios_ok and ratio <= 1.2
+        print(f"{concurrency:>7}  router/direct p99: {ratio:.2f}")
+    print(f"target (router p99 <= 1.2 x direct at 1, 8, 32 clients): {'met' if ratios_ok else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

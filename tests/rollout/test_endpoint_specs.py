@@ -33,7 +33,7 @@ def test_each_slot_is_a_complete_managed_deployment(repo_root: Path, slot: str) 
     for probe in (dep.liveness_probe, dep.readiness_probe):
         assert probe.period and probe.timeout and probe.failure_threshold and probe.initial_delay
     assert dep.data_collector is not None
-    assert set(dep.data_collector.collections) == {"request", "response"}
+    assert set(dep.data_collector.collections) == {"request", "response", "model_inputs", "model_outputs"}
     assert all(str(c.enabled).lower() == "true" for c in dep.data_collector.collections.values())
     assert str(dep.environment).endswith("ctloop-serve:1")
     local = local_settings(folder, slot)

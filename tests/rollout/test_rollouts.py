@@ -19,19 +19,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
 import pytest
 from rollout_helpers import MemoryRegistry, Watcher, one_row_body
 from serving_helpers import FAST_ROLLOUT, FAULTY_SCRIPT, faulty_copy, write_endpoints, write_policies
 
 from ctloop import cli
 from ctloop.datasets import RAINFALL_FEATURES
+from ctloop.rollout import procs
 from ctloop.rollout.controller import Controller, RolloutRequest
-from ctloop.rollout.endpoint import DeploymentSpec
+from ctloop.rollout.endpoint import CLIENT_HEADER, DEPLOYMENT_HEADER, LABELLED_HEADER, DeploymentSpec
 from ctloop.rollout.jsonfile import read_json
 from ctloop.rollout.local import LocalEndpoint
 from ctloop.rollout.policy import RolloutPolicy, load_rollout_policy
 from ctloop.rollout.registry_adapter import RolloutRegistry
-from ctloop.rollout.traffic import ScoringClient, load_labelled
+from ctloop.rollout.router import assign, bucket
+from ctloop.rollout.traffic import load_labelled
 
 MODEL = "rainfall-classifier"
 
@@ -200,8 +204,10 @@ def test_a_challenger_that_starts_raising_is_rolled_back_at_the_canary(
     assert max(e.time for e in errors) - min(e.time for e in errors) <= window + 5
 
 
-def _start_controller_process(bed: Bed, model: Path, version: str) -> subprocess.Popen:
-    slow = write_policies(
+def _start_controller_process(
+    bed: Bed, model: Path, version: str, watchdog: bool = False, policies: Path | None = None
+) -> subprocess.Popen:
+    slow = policies or write_policies(
         bed.root / f"policies-slow-{version}",
         **{
             **FAST_ROLLOUT,
@@ -226,6 +232,7 @@ def _start_controller_process(bed: Bed, model: Path, version: str) -> subprocess
         str(slow),
         "--endpoints",
         str(bed.endpoints),
+        *([] if watchdog else ["--no-watchdog"]),
     ]
     with open(bed.root / f"controller-{version}.log", "wb") as log:
         return subprocess.Popen(
@@ -282,6 +289,38 @@ def test_a_killed_controller_is_rolled_back_to_a_consistent_endpoint(bed: Bed, b
     _assert_rolled_back(bed, state, old, "7")
 
 
+def test_a_controller_killed_mid_deploy_is_resumed_by_its_watchdog(bed: Bed, built: dict[str, Any]) -> None:
+    """No one asks: the watchdog left by 'rollout start' resumes the rollout to its end, and the
+    deployment the dead controller left booting is stopped, not duplicated."""
+    old = bed.live()
+    bed.registry.add("9", built["models"]["v2"])
+    policies = write_policies(
+        bed.root / "policies-watchdog", **{**FAST_ROLLOUT, "deployment": {"watchdog_interval_s": 0.5}}
+    )
+    proc = _start_controller_process(bed, built["models"]["v2"], "9", watchdog=True, policies=policies)
+    deadline = time.monotonic() + 300
+    while not (read_json(bed.home / "state.json", {}) or {}).get("starting"):  # the new slot boots
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "the controller never started a deployment"
+        )
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert procs.wait_until(
+        lambda: (read_json(bed.home / "rollout.json", {}) or {}).get("stage") in ("promoted", "rolled_back"),
+        300,
+    ), "the watchdog did not finish the rollout"
+    state = read_json(bed.home / "rollout.json")
+    assert state["stage"] == "promoted", state.get("reason")
+    assert any(h.get("detail") == "resumed" for h in state["history"])
+    new = state["new"]
+    assert new != old and bed.serving() == {new: 100} and set(bed.endpoint.deployments()) == {new}
+    assert bed.registry.status("9") == "deployed"
+    # one server per slot: the one left booting was stopped before the slot was started again
+    owned = {" ".join(psutil.Process(r.pid).cmdline()) for r in procs.owned_by(bed.endpoint.owner)}
+    assert sum("ctloop.serving.launch" in c and f"/{new}/" in c for c in owned) == 1
+
+
 def test_ab_split_shows_per_variant_metrics(
     bed: Bed, built: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -297,15 +336,24 @@ def test_ab_split_shows_per_variant_metrics(
     since = time.time()
     assert cli.main(["endpoint", "split", f"{live}=90", f"{other}=10", *common]) == 0
     data = load_labelled(bed.eval, list(RAINFALL_FEATURES))
-    client = ScoringClient(bed.endpoint.scoring_target(), 30)
-    answered = [client.post(body).deployment for body in data.batches(5)[:200]]
-    client.close()
-    assert answered.count(live) == 180 and answered.count(other) == 20
+    # 200 clients, each named: every one sees the variant its id hashes to, so the split is exact
+    # for this set of ids and matches the weights in expectation
+    users = [f"user-{i}" for i in range(200)]
+    expected = [assign({live: 90, other: 10}, bucket(u)) for u in users]
+    url = bed.endpoint.scoring_target().url
+    with httpx.Client(
+        timeout=30, headers={"content-type": "application/json", LABELLED_HEADER: "1"}
+    ) as client:
+        answered = [
+            client.post(url, content=body, headers={CLIENT_HEADER: user}).headers[DEPLOYMENT_HEADER]
+            for user, body in zip(users, data.batches(5)[:200], strict=True)
+        ]
+    assert answered == expected and 10 <= answered.count(other) <= 30
     capsys.readouterr()
     assert cli.main(["endpoint", "status", "--json", "--since", str(time.time() - since + 1), *common]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["traffic"] == {live: 90, other: 10}
-    for name, count in ((live, 180), (other, 20)):
+    for name, count in ((live, answered.count(live)), (other, answered.count(other))):
         m = status["deployments"][name]["metrics"]
         assert m["requests"] >= count and m["labelled_rows"] >= 5 * count
         assert m["p50_ms"] <= m["p95_ms"] <= m["p99_ms"]
@@ -317,3 +365,91 @@ def test_ab_split_shows_per_variant_metrics(
     assert cli.main(["endpoint", "split", f"{live}=100", *common]) == 0
     assert cli.main(["endpoint", "down", "--deployment", other, *common]) == 0
     assert set(bed.endpoint.deployments()) == {live}
+
+
+def _long_bake(bed: Bed, name: str, **overrides: Any) -> RolloutPolicy:
+    """FAST_ROLLOUT with a 60 s bake where the fault strikes: a rollback before the bake ends can
+    only come from the health sampled during it."""
+    return load_rollout_policy(write_policies(bed.root / f"policies-{name}", **{**FAST_ROLLOUT, **overrides}))
+
+
+@pytest.mark.parametrize(
+    ("stage", "trigger", "overrides"),
+    [
+        (
+            "mirror",
+            ": mirror (",
+            {"mirror": {"enabled": True, "percent": 50, "bake_s": 60}},
+        ),
+        (
+            "canary 50%",
+            ": canary step 1/2",
+            {"canary": {"steps": [{"weight": 50, "bake_s": 60}, {"weight": 100, "bake_s": 60}]}},
+        ),
+        (
+            "canary 100%",
+            ": canary step 2/2",
+            {"canary": {"steps": [{"weight": 50, "bake_s": 1.5}, {"weight": 100, "bake_s": 60}]}},
+        ),
+    ],
+)
+def test_a_challenger_that_dies_mid_bake_is_rolled_back_at_once(
+    bed: Bed, built: dict[str, Any], stage: str, trigger: str, overrides: dict[str, Any]
+) -> None:
+    old = bed.live()
+    version = {"mirror": "11", "canary 50%": "12", "canary 100%": "13"}[stage]
+    kill_file = bed.root / f"kill-{version}"
+    folder = faulty_copy(
+        built["models"]["v2"], bed.root / f"dies-{version}", mode="die", when_file=str(kill_file)
+    )
+    controller = bed.controller(_long_bake(bed, f"dies-{version}", **overrides))
+
+    def say(message: str) -> None:
+        bed.messages.append(message)
+        if trigger in message:
+            kill_file.touch()  # from now on its next request kills the whole server
+
+    controller.say = say
+    with Watcher(bed.endpoint.scoring_target().url, one_row_body(bed.rows)) as watcher:
+        state = controller.start(bed.version(version, folder))
+    assert kill_file.exists()
+    prefix = "mirror" if stage == "mirror" else stage
+    assert state["reason"].startswith(f"{prefix}: the deployment stopped"), state["reason"]
+    assert state["checks"][-1]["cut_short"]  # ended by a health sample, not by the 60 s bake
+    _assert_rolled_back(bed, state, old, version)
+    # the router failed over at once: at most 1% of requests saw an error, none from the old slot
+    errors = watcher.errors()
+    assert len(errors) <= max(1, len(watcher.seen) // 100), errors
+    assert all(s.status == 200 for s in watcher.seen if s.deployment == old)
+
+
+def test_a_challenger_that_leaks_memory_is_rolled_back(bed: Bed, built: dict[str, Any]) -> None:
+    old = bed.live()
+    folder = faulty_copy(built["models"]["v2"], bed.root / "leaks-14", mode="leak", kb=4096)
+    policy = _long_bake(
+        bed, "leaks-14", canary={"steps": [{"weight": 50, "bake_s": 60}, {"weight": 100, "bake_s": 60}]}
+    )
+    with Watcher(bed.endpoint.scoring_target().url, one_row_body(bed.rows)) as watcher:
+        state = bed.controller(policy).start(bed.version("14", folder))
+    assert state["reason"].startswith("canary 50%: resident memory grew"), state["reason"]
+    assert "KiB per request" in state["reason"] and state["checks"][-1]["cut_short"]
+    _assert_rolled_back(bed, state, old, "14")
+    assert watcher.errors() == []
+
+
+def test_clients_sending_unrepresentable_numbers_never_reject_a_healthy_model(
+    bed: Bed, built: dict[str, Any]
+) -> None:
+    old = bed.live()
+    row = {k: float(v) for k, v in bed.rows[list(RAINFALL_FEATURES)].iloc[0].items()}
+    overflowing = json.dumps({"data": [{**row, RAINFALL_FEATURES[0]: int("9" * 400)}]}).encode()
+    url = bed.endpoint.scoring_target().url
+    with Watcher(url, overflowing, interval_s=0.01) as bad, Watcher(url, one_row_body(bed.rows)) as good:
+        state = bed.controller().start(bed.version("15", built["models"]["v1"]))
+    assert state["stage"] == "promoted", state.get("reason")
+    assert bed.registry.status("15") == "deployed" and bed.serving() == {state["new"]: 100}
+    assert bad.seen and {s.status for s in bad.seen} == {400}  # the client's fault, answered as such
+    assert {s.deployment for s in bad.seen} >= {old, state["new"]}
+    assert good.errors() == []
+    for check in state["checks"][1:]:
+        assert check["metrics"]["errors"] == 0 and check["metrics"]["client_errors"] > 0

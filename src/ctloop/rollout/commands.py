@@ -28,6 +28,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get(TARGET_ENV) or "local",
         help="local router + azmlinfsrv, or an Azure ML managed online endpoint",
     )
+    parser.add_argument(
+        "--stack", default=None, help="Pulumi stack whose workspace and endpoint to use (azure target)"
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -82,7 +85,20 @@ def register(subparsers: Any) -> None:
         "--eval", type=Path, required=True, help="labelled data: dataset folder or Parquet file"
     )
     start.add_argument("--result", type=Path, help="write the final rollout state here (JSON)")
+    start.add_argument(
+        "--no-watchdog",
+        action="store_true",
+        help="do not start the watchdog that resumes the rollout if this controller dies",
+    )
     start.set_defaults(func=_rollout_start)
+
+    wd = rsub.add_parser(
+        "watchdog", help="resume the unfinished rollout whenever no controller runs it, until it ends"
+    )
+    _common(wd)
+    wd.add_argument("--once", action="store_true", help="check once (for cron) instead of watching")
+    wd.add_argument("--rollout-id", help="watch only this rollout (default: whichever is unfinished)")
+    wd.set_defaults(func=_rollout_watchdog)
 
     rst = rsub.add_parser("status", help="the last rollout's stage, checks and history")
     _common(rst)
@@ -115,6 +131,11 @@ def _policy(args: argparse.Namespace) -> Any:
 
 def _endpoint(args: argparse.Namespace, policy: Any) -> Any:
     from ctloop.rollout import open_endpoint
+
+    if getattr(args, "stack", None) and args.target == "azure":  # the stack's workspace, endpoint
+        from ctloop.gitops.names import stack_environment
+
+        os.environ.update(stack_environment(Path.cwd(), args.stack))
 
     return open_endpoint(args.target, policy, args.endpoints)
 
@@ -367,7 +388,41 @@ def _finish(args: argparse.Namespace, state: dict[str, Any], success: str) -> in
 @_guard
 def _rollout_start(args: argparse.Namespace) -> int:
     request = _request(args)
-    return _finish(args, _controller(args).start(request), "promoted")
+    controller = _controller(args)
+    if not args.no_watchdog:
+        controller.on_claimed = lambda state: _start_watchdog(args, controller.home, state["id"])
+    return _finish(args, controller.start(request), "promoted")
+
+
+def _start_watchdog(args: argparse.Namespace, home: Path, rollout_id: str) -> None:
+    """A detached ``ctloop rollout watchdog`` for this rollout: it outlives a killed controller
+    and resumes the rollout from its persisted state (``endpoint down`` stops it)."""
+    from ctloop.rollout import procs
+
+    cmd = [sys.executable, "-m", "ctloop.cli", "rollout", "watchdog", "--rollout-id", rollout_id]
+    cmd += ["--target", args.target, "--endpoints", str(Path(args.endpoints).absolute())]
+    if args.policies:
+        cmd += ["--policies", str(Path(args.policies).absolute())]
+    procs.start_detached(cmd, dict(os.environ), Path.cwd(), home / "watchdog.log", owner=str(home.resolve()))
+
+
+@_guard
+def _rollout_watchdog(args: argparse.Namespace) -> int:
+    import threading
+
+    from ctloop.rollout.controller import supervise
+
+    controller = _controller(args)
+    interval = float(controller.policy.deployment["watchdog_interval_s"])
+    stop = threading.Event()
+    wait = (lambda _s: True) if args.once else stop.wait
+    if not args.once:
+        stop.wait(interval)  # the controller that started this watchdog is still running it
+    state = supervise(controller.home, controller.resume, wait, interval, args.rollout_id)
+    if state is None:
+        print("no rollout to watch")
+        return 0
+    return _finish(args, state, state["stage"])
 
 
 @_guard

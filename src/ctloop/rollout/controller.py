@@ -73,6 +73,33 @@ def rollout_status(home: Path) -> dict[str, Any] | None:
     return state
 
 
+def supervise(
+    home: Path,
+    resume: Callable[[], dict[str, Any]],
+    wait: Callable[[float], bool],
+    interval_s: float,
+    rollout_id: str | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any] | None:
+    """Watch the rollout in ``home`` (only ``rollout_id`` when given) until it finishes: whenever
+    it is unfinished and no controller runs it (killed, crashed, machine restarted), call
+    ``resume``. ``wait(interval)`` returns True to stop watching. Returns the last state seen."""
+    while True:
+        state = rollout_status(home)
+        if state is None or state.get("stage") in TERMINAL:
+            return state
+        if rollout_id is not None and state.get("id") != rollout_id:
+            return state  # another rollout replaced it: not ours to watch
+        if not state.get("controller_alive"):
+            say(f"rollout {state['id']}: no controller is running it ({state['stage']}); resuming")
+            try:
+                return resume()
+            except RolloutError as exc:  # another controller took it meanwhile: keep watching
+                say(f"rollout {state['id']}: {exc}")
+        if wait(interval_s):
+            return state
+
+
 def other_slot(slot: str | None) -> str:
     return SLOTS[0] if slot is None else SLOTS[1 - SLOTS.index(slot)] if slot in SLOTS else SLOTS[0]
 
@@ -101,6 +128,8 @@ class Controller:
         self._data: LabelledRows | None = None
         self._client: ScoringClient | None = None
         self._client_old = ReplayStats()
+        #: Called with the state once a new rollout is claimed and persisted (e.g. to start a watchdog).
+        self.on_claimed: Callable[[dict[str, Any]], None] | None = None
 
     # --- state -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any] | None:
@@ -183,6 +212,8 @@ class Controller:
             self._claim(state)
             plan = f"{new} beside {old}" if old else f"first deployment in {new}"
             self._transition(state, "deploying", f"version {request.version}: {plan}")
+            if self.on_claimed is not None:
+                self.on_claimed(state)
             return self._run(state)
         finally:
             self._release()
