@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 PACK_DIR = Path(__file__).resolve().parent
-ROOT = PACK_DIR.parent.parent
-for path in (str(ROOT), str(PACK_DIR)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+ROOT = PACK_DIR.parent.parent  # where Pulumi.<stack>.yaml are (read for the stack's environment)
+if str(PACK_DIR) not in sys.path:
+    sys.path.insert(0, str(PACK_DIR))
 
 from ctloop_policy import catalog  # noqa: E402
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
@@ -28,6 +27,6 @@ PolicyPack(
     name="ctloop-infra",
     policies=catalog.configured(environment),
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="ctloop guardrails for Azure ML infrastructure: Checkov's Azure checks for these "
-    "resource types plus ctloop's limits (GPU nodes, VM sizes, tags, regions).",
+    description="ctloop guardrails for Azure ML infrastructure that Checkov's ARM checks do not cover: "
+    "GPU nodes, idle time, VM sizes, tags, regions, compute and identity settings.",
 )

@@ -12,15 +12,16 @@ from .core import (
     STORAGE,
     WORKSPACE,
     Check,
+    PolicyError,
     PolicyInfo,
     aml_compute,
     guardrails,
     info,
     is_gpu_size,
     iso_seconds,
+    load_yaml,
     policy,
     prop,
-    public_network_disabled,
 )
 
 __all__ = [
@@ -30,13 +31,14 @@ __all__ = [
     "STORAGE",
     "WORKSPACE",
     "Check",
+    "PolicyError",
     "PolicyInfo",
     "aml_compute",
     "guardrails",
     "info",
     "is_gpu_size",
     "iso_seconds",
+    "load_yaml",
     "policy",
     "prop",
-    "public_network_disabled",
 ]

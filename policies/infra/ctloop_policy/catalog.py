@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -22,9 +23,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from ctloop.policies import PolicyError
-
-from .core import PACK_DIR, guardrails
+from .core import PACK_DIR, PolicyError, guardrails
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 STRICTEST = "prod"
@@ -94,14 +93,14 @@ def environment_from(environ: Mapping[str, str], root: Path) -> tuple[str, str]:
     for var in STACK_VARS:
         stack = environ.get(var, "").rsplit("/", 1)[-1]
         if stack:
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            from infra.config import load_stack_config
-
+            path = root / f"Pulumi.{stack}.yaml"
             try:
-                return load_stack_config(stack, root).environment, f"stack {stack} ({var})"
-            except (PolicyError, OSError) as exc:
-                return STRICTEST, f"stack {stack} unreadable ({exc}); using {STRICTEST}"
+                environment = (yaml.safe_load(path.read_text()) or {})["config"]["ctloop:environment"]
+            except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+                return STRICTEST, f"stack {stack} unreadable ({exc!r}); using {STRICTEST}"
+            if environment not in ENVIRONMENTS:
+                return STRICTEST, f"stack {stack}: unknown environment {environment!r}; using {STRICTEST}"
+            return environment, f"stack {stack} ({var})"
     return STRICTEST, f"no stack given; using {STRICTEST}"
 
 

@@ -1,7 +1,12 @@
-"""Building blocks of a ctloop policy: resource type tokens, property access, guardrails, metadata."""
+"""Building blocks of a ctloop policy: resource type tokens, property access, guardrails, metadata.
+
+The pack stands alone (its own ``requirements.txt``, no import from the ctloop package), so that the
+Pulumi CLI can run it from its own virtualenv.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -9,6 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
 from pulumi_policy import (
     PolicyComplianceFramework,
     ReportViolation,
@@ -16,8 +23,6 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     Severity,
 )
-
-from ctloop.policies import load_policy
 
 PACK_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,10 +50,34 @@ class PolicyInfo:
     resource: str
 
 
+class PolicyError(ValueError):
+    """A pack file that cannot be used: names the file, the field and the reason."""
+
+    def __init__(self, file: str | Path, field: str, reason: str) -> None:
+        self.file, self.field, self.reason = str(file), field, reason
+        super().__init__(f"{self.file}: {field}: {reason}")
+
+
+def load_yaml(name: str, pack_dir: Path = PACK_DIR) -> dict[str, Any]:
+    """``<pack>/<name>.yml`` validated against ``<pack>/schemas/<name>.schema.json`` (raises PolicyError)."""
+    path = pack_dir / f"{name}.yml"
+    try:
+        data = yaml.safe_load(path.read_text())
+        schema = json.loads((pack_dir / "schemas" / f"{name}.schema.json").read_text())
+    except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise PolicyError(path, "<file>", str(exc).splitlines()[0]) from None
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        field = ".".join(str(p) for p in best.absolute_path) or "<root>"
+        raise PolicyError(path, field, best.message)
+    return data
+
+
 @cache
 def guardrails() -> dict[str, Any]:
     """``policies/infra/guardrails.yml``, validated against its schema."""
-    return load_policy("guardrails", PACK_DIR)
+    return load_yaml("guardrails")
 
 
 def prop(props: Mapping[str, Any], path: str, default: Any = _MISSING) -> Any:
@@ -59,14 +88,6 @@ def prop(props: Mapping[str, Any], path: str, default: Any = _MISSING) -> Any:
             return None if default is _MISSING else default
         value = value[part]
     return value
-
-
-def public_network_disabled(props: Mapping[str, Any]) -> str | None:
-    """The shared ``*-public-network`` check: ``publicNetworkAccess`` must be ``Disabled``."""
-    value = prop(props, "publicNetworkAccess")
-    if value != "Disabled":
-        return f"publicNetworkAccess is {value!r}; must be 'Disabled'"
-    return None
 
 
 _ISO = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
@@ -99,8 +120,10 @@ def policy(
 ) -> ResourceValidationPolicy:
     """A resource policy that runs ``check`` on resources of ``types`` (all azure-native ones if None).
 
-    ``checkov`` is the Checkov check the rule mirrors, or "none"; it is recorded as the policy's
-    compliance framework reference and in its description.
+    ``checkov`` is the Checkov check that covers the same rule for Terraform only (Checkov's ARM
+    framework, which ``make checkov`` runs, has no such check), or "none"; it is recorded as the
+    policy's compliance framework reference and in its description. Rules Checkov checks on ARM are
+    left to Checkov (``infra/scan.py``), not mirrored here.
     """
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -112,7 +135,11 @@ def policy(
         if reason:
             report_violation(f"{args.name}: {reason}", None)
 
-    mirror = f" (mirrors Checkov {checkov})" if checkov != "none" else " (no Checkov equivalent)"
+    mirror = (
+        f" (Checkov {checkov} covers Terraform only; no Checkov ARM check)"
+        if checkov != "none"
+        else " (no Checkov equivalent)"
+    )
     rule = ResourceValidationPolicy(
         name=name,
         description=description + mirror,
