@@ -195,3 +195,59 @@ def test_quantile_edges_and_bin_counts_at_their_edges() -> None:
     assert drift.bin_counts(np.array([4.5, 4.5, 5.0]), edges).tolist() == [2, 1]
     tied = np.array([1.0] * 7 + [2.0] * 3)
     assert drift.bin_counts(tied, drift.quantile_edges(tied, 4)).sum() == 10
+
+
+# --- Azure ML's forms: equal-width bins over the combined range, (count + 1) / n -----------------
+
+
+@pytest.mark.parametrize(
+    ("n_ref", "n_cur", "bins"), [(100, 50, 7), (8, 8, 4), (9, 1000, 5), (1, 5, 1), (0, 5, 1), (2, 2, 2)]
+)
+def test_azure_bin_count_is_ceil_log2_of_the_smaller_sample_plus_one(
+    n_ref: int, n_cur: int, bins: int
+) -> None:
+    assert drift.azure_bin_count(n_ref, n_cur) == bins
+
+
+def test_azure_psi_and_jensen_shannon_by_hand() -> None:
+    ref, cur = [0.0, 1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]
+    # three bins over [0, 5]: reference counts (2, 2, 0), current (0, 2, 2)
+    assert [c.tolist() for c in drift.azure_histograms(np.array(ref), np.array(cur))] == [
+        [2, 2, 0],
+        [0, 2, 2],
+    ]
+    assert drift.azure_psi(ref, cur) == pytest.approx(math.log(3))  # p = (3, 3, 1)/4, q = (1, 3, 3)/4
+    assert drift.azure_jensen_shannon(ref, cur) == pytest.approx(math.sqrt(0.5))
+    stats = drift.numerical_drift(ref, cur, bins=2)
+    assert stats["azure_psi"] == pytest.approx(math.log(3))
+    assert stats["azure_jensen_shannon"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_azure_forms_of_identical_or_constant_samples() -> None:
+    same = np.arange(20.0)
+    assert drift.azure_psi(same, same) == 0.0 and drift.azure_jensen_shannon(same, same) == 0.0
+    assert [c.tolist() for c in drift.azure_histograms(np.ones(3), np.ones(5))] == [[3], [5]]
+    assert drift.azure_psi(np.ones(3), np.ones(5)) == pytest.approx(
+        (6 / 5 - 4 / 3) * math.log((6 / 5) / (4 / 3))
+    )
+
+
+def test_azure_forms_without_data_are_undefined() -> None:
+    assert math.isnan(drift.azure_psi([], [1.0])) and math.isnan(drift.azure_psi([1.0], [math.nan]))
+    assert math.isnan(drift.azure_jensen_shannon([math.nan], [1.0]))
+    assert math.isnan(drift.azure_jensen_shannon([1.0], []))
+    assert math.isnan(drift.azure_psi_from_counts(np.array([0, 0]), np.array([1, 1])))
+
+
+def test_nullable_integer_columns_are_numbers_with_gaps() -> None:
+    reference = pd.Series([1, None, 3, 5], dtype="Int64")
+    stats = drift.numerical_drift(reference, pd.Series([1, 3, 5, None], dtype="Int64"), bins=2)
+    assert (stats["n_reference"], stats["n_current"]) == (3, 3)
+    assert stats["ks_statistic"] == 0.0
+
+
+def test_weighted_mean_with_small_weights_is_still_a_mean() -> None:
+    frame = table({"a": 0.1, "b": 0.4})
+    assert drift.overall_score(
+        frame, "mean", "jensen_shannon", weights={"a": 0.25, "b": 0.25}
+    ) == pytest.approx(0.25)
