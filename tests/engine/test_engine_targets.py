@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -148,3 +149,82 @@ def test_renewals_are_bounded():
     with pytest.raises(ClientAuthenticationError):
         client.jobs.get("job-1")
     assert len(made) == 3
+
+
+# --- --target/--stack on the loop's verbs; the deploy step on Azure ------------------------------
+def test_monitor_verbs_take_target_and_stack_and_export_them(monkeypatch):
+    import argparse
+
+    from ctloop.monitor import commands as monitor_commands
+
+    monkeypatch.setenv("CTLOOP_TARGET", "local")  # restored after the test
+    monkeypatch.delenv("CTLOOP_STACK", raising=False)
+    parser = argparse.ArgumentParser()
+    monitor_commands.register(parser.add_subparsers())
+    for verb in ("monitor", "check-triggers", "loop"):
+        args = parser.parse_args([verb, "--target", "azure", "--stack", "prod"])
+        assert (args.target, args.stack) == ("azure", "prod")
+    assert monitor_commands._apply_target(args) == "azure"
+    assert (os.environ["CTLOOP_TARGET"], os.environ["CTLOOP_STACK"]) == ("azure", "prod")
+    plain = parser.parse_args(["check-triggers"])
+    monkeypatch.setenv("CTLOOP_TARGET", "local")
+    assert monitor_commands._apply_target(plain) == "local"
+
+
+def test_loop_on_azure_submits_the_pipeline_to_the_stack(monkeypatch, tmp_path):
+    from ctloop.loop.pipeline import AzureRetrainer
+
+    submitted = []
+
+    class Recorder:
+        def submit(self, args, overrides):
+            submitted.append((args.pipeline, args.stack, overrides))
+            return 0
+
+    champions = iter(["3", "4"])
+    monkeypatch.setattr("ctloop.engine.commands.submitter_for", lambda target: Recorder())
+    monkeypatch.setattr(AzureRetrainer, "_champion", lambda self: next(champions))
+    result = AzureRetrainer("pipelines/training.yml", "prod", "rainfall-classifier")(
+        {"model_name": "m"}, tmp_path
+    )
+    assert submitted == [("pipelines/training.yml", "prod", {"model_name": "m"})]
+    assert (result.status, result.promoted, result.champion_before, result.champion_after) == (
+        "completed",
+        True,
+        "3",
+        "4",
+    )
+
+
+def test_deploy_step_on_azure_uses_the_jobs_identity_and_the_stacks_endpoint():
+    from ctloop.steps.deploy import rollout_environment
+
+    job = {
+        "AZUREML_ARM_SUBSCRIPTION": "sub",
+        "AZUREML_ARM_RESOURCEGROUP": "rg-ctloop-dev",
+        "AZUREML_ARM_WORKSPACE_NAME": "mlw-ctloop-dev",
+        "DEFAULT_IDENTITY_CLIENT_ID": "cluster-identity",
+    }
+    env = rollout_environment("azure", "ctloop-dev-k3x9qa", job)
+    assert env["AZURE_SUBSCRIPTION_ID"] == "sub" and env["AZURE_RESOURCE_GROUP"] == "rg-ctloop-dev"
+    assert env["AZUREML_WORKSPACE_NAME"] == "mlw-ctloop-dev" and env["AZURE_CLIENT_ID"] == "cluster-identity"
+    assert env["AZUREML_ENDPOINT_NAME"] == "ctloop-dev-k3x9qa"
+    assert (
+        rollout_environment("azure", None, {**job, "AZURE_CLIENT_ID": "explicit"})["AZURE_CLIENT_ID"]
+        == "explicit"
+    )
+    assert rollout_environment("local", "x", job) == job
+
+
+def test_deploy_component_defaults_to_azure_and_pipelines_bind_it():
+    import yaml
+
+    component = yaml.safe_load((REPO / "components/deploy.yml").read_text())
+    assert component["inputs"]["target"]["default"] == "azure"
+    assert "--endpoint-name ${{inputs.endpoint_name}}" in component["command"]
+    for name in ("training.yml", "training-dnn.yml"):
+        pipeline = yaml.safe_load((REPO / "pipelines" / name).read_text())
+        deploy = pipeline["jobs"]["deploy"]["inputs"]
+        assert deploy["target"] == "${{parent.inputs.deploy_target}}"
+        assert deploy["endpoint_name"] == "${{parent.inputs.endpoint_name}}"
+        assert pipeline["inputs"]["deploy_target"] == "local"  # the local engine; azure sets its own

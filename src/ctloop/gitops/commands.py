@@ -19,7 +19,7 @@ def _root(args: argparse.Namespace) -> Path:
 def cmd_validate(args: argparse.Namespace) -> int:
     from ctloop.gitops.problem import format_rule_first
     from ctloop.gitops.rules import RuleError, load_rules
-    from ctloop.gitops.validate import RUNNER_RULES, rules_dir_for, validate
+    from ctloop.gitops.validate import RUNNER_RULES, is_rules_repository, rules_dir_for, validate
 
     if args.list_rules:
         from ctloop.gitops.engine_checks import engine_rules
@@ -32,7 +32,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{rule_id:40} {what}  [ctloop.gitops.validate]")
         return 0
     try:
-        problems, checked = validate(args.paths, root=_root(args), stack=args.stack)
+        spec_only = True if args.spec_only else None
+        problems, checked = validate(args.paths, root=_root(args), stack=args.stack, spec_only=spec_only)
     except RuleError as exc:
         print(f"validate: {exc}", file=sys.stderr)
         return 2
@@ -43,7 +44,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(format_rule_first(p))
         files = len({p.file for p in problems})
         summary = f"{len(problems)} problem(s) in {files} file(s)" if problems else "no problems"
-        print(f"validate: {checked} file(s) checked against stack {args.stack!r}: {summary}", file=sys.stderr)
+        against = (
+            "as Azure ML checks them (spec only)"
+            if args.spec_only or not is_rules_repository(_root(args))
+            else f"against stack {args.stack!r}"
+        )
+        print(f"validate: {checked} file(s) checked {against}: {summary}", file=sys.stderr)
     return 2 if problems else 0
 
 
@@ -95,9 +101,55 @@ def cmd_components_register(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_apply(args: argparse.Namespace) -> int:
-    from ctloop.azure.schedules import apply_command
+    return apply_schedules_for_stack(_root(args), args.paths, args.stack, dry_run=args.dry_run)
 
-    return apply_command(_root(args), args.paths, dry_run=args.dry_run, stack=args.stack)
+
+def apply_schedules_for_stack(
+    root: Path, paths: list[str], stack: str, dry_run: bool = False, client: object = None
+) -> int:
+    """``ctloop schedule apply --stack S``: validate for S, bind each schedule to S (the job's
+    ``stack`` input; the logical endpoint name replaced by S's endpoint), then create or update
+    it. 0, or 2 with the reason (nothing is applied when any file is invalid)."""
+    from ctloop.azure.assets import AssetConflictError, register_assets
+    from ctloop.azure.schedules import describe, load, schedule_files
+    from ctloop.azure.workspace import AzureSetupError, ml_client
+    from ctloop.gitops.names import NamesError, bind_schedule, stack_endpoint
+    from ctloop.gitops.validate import validate
+
+    files = schedule_files(root, paths)
+    if not files:
+        print(f"schedule apply: nothing to apply (no schedule files under {root})", file=sys.stderr)
+        return 0
+    problems, _ = validate(files, root=root, stack=stack)
+    if problems:
+        for p in problems:
+            print(f"schedule apply: {p.format()}", file=sys.stderr)
+        return 2
+    try:
+        endpoint = stack_endpoint(root, stack)
+        schedules = [bind_schedule(load(path, root), root, stack, endpoint) for path in files]
+    except NamesError as exc:
+        print(f"schedule apply: {exc}", file=sys.stderr)
+        return 2
+    if dry_run:
+        for schedule in schedules:
+            print(f"  schedule {describe(schedule)}: would be applied (stack {stack!r})")
+        return 0
+    try:
+        client = client or ml_client(root, stack)
+        if any(hasattr(getattr(s, "create_job", None), "jobs") for s in schedules):
+            register_assets(client, root)
+        for schedule in schedules:
+            client.schedules.begin_create_or_update(schedule).result()  # type: ignore[attr-defined]
+            print(f"  schedule {describe(schedule)}: applied (stack {stack!r})")
+    except AzureSetupError as exc:
+        print(f"schedule apply: {exc}", file=sys.stderr)
+        return 2
+    except AssetConflictError as exc:
+        for line in exc.problems:
+            print(f"schedule apply: {line}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -110,6 +162,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stack", default="dev", help="stack whose config compute names must exist in")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--list-rules", action="store_true", help="list every rule id and what it enforces")
+    p.add_argument(
+        "--spec-only",
+        action="store_true",
+        help="check specs only as Azure ML does, without this repository's rules (any Azure ML repository;"
+        " the default where the root has no policies/specs)",
+    )
     _common(p)
     p.set_defaults(func=cmd_validate)
 

@@ -313,11 +313,11 @@ def stack_endpoint(root: Path, stack: str) -> str | None:
 def bind_schedule(schedule: Any, root: Path, stack: str, endpoint: str | None) -> Any:
     """Fill a loaded schedule for ``stack``: the job's ``stack`` input, and the logical endpoint
     name (monitor target, collection assets) replaced by ``endpoint``."""
-    job = getattr(schedule, "create_job", None)
+    job = schedule.create_job if type(schedule).__name__ == "JobSchedule" else None
     inputs = getattr(job, "inputs", None)
     if inputs is not None and "stack" in inputs:
-        job.inputs["stack"] = stack
-    monitor = getattr(schedule, "create_monitor", None)
+        job.inputs.stack = stack  # the SDK wraps the value as the input's data
+    monitor = vars(schedule).get("create_monitor")
     logical = logical_endpoint(root)
     if monitor is None or not endpoint or not logical or endpoint == logical:
         return schedule
@@ -335,3 +335,28 @@ def bind_schedule(schedule: Any, root: Path, stack: str, endpoint: str | None) -
                 if isinstance(path, str) and path.startswith(f"azureml:{logical}-"):
                     input_data.path = path.replace(f"azureml:{logical}-", f"azureml:{endpoint}-", 1)
     return schedule
+
+
+def stack_environment(root: Path, stack: str) -> dict[str, str]:
+    """The variables the Azure clients read for ``stack``'s workspace and endpoint, from
+    ``.azureml/config.<stack>.json`` (or ``config.json``) and :func:`stack_endpoint`."""
+    env: dict[str, str] = {"CTLOOP_STACK": stack}
+    keys = {
+        "subscription_id": "AZURE_SUBSCRIPTION_ID",
+        "resource_group": "AZURE_RESOURCE_GROUP",
+        "workspace_name": "AZUREML_WORKSPACE_NAME",
+    }
+    for name in (f"config.{stack}.json", "config.json"):
+        path = root / ".azureml" / name
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise NamesError(f"{path}: cannot read it as JSON: {exc}") from None
+            if isinstance(data, dict) and data.get("stack") in (None, stack):
+                env.update({var: str(data[key]) for key, var in keys.items() if data.get(key)})
+                break
+    endpoint = stack_endpoint(root, stack)
+    if endpoint:
+        env["AZUREML_ENDPOINT_NAME"] = endpoint
+    return env

@@ -44,6 +44,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--model-name", default=None, help="registered model (default: the pipeline's model_name)"
     )
     parser.add_argument("--as-of", default=None, help="the clock, ISO-8601 (default now, UTC)")
+    parser.add_argument(
+        "--target",
+        choices=("local", "azure"),
+        default=None,
+        help="registry and training target (default $CTLOOP_TARGET, else local)",
+    )
+    parser.add_argument("--stack", default=None, help="Pulumi stack of the workspace (azure target)")
+
+
+def _apply_target(args: argparse.Namespace) -> str:
+    """Export ``--target``/``--stack`` as ``$CTLOOP_TARGET``/``$CTLOOP_STACK`` (the registry and
+    the Azure client read them); return the target in force."""
+    import os
+
+    if getattr(args, "target", None):
+        os.environ["CTLOOP_TARGET"] = args.target
+    if getattr(args, "stack", None):
+        os.environ["CTLOOP_STACK"] = args.stack
+    return os.environ.get("CTLOOP_TARGET") or "local"
 
 
 def _monitor_args(parser: argparse.ArgumentParser) -> None:
@@ -194,6 +213,7 @@ def _summary(row: Any) -> str:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    _apply_target(args)
     from ctloop.monitor.labels import LabelError
     from ctloop.monitor.logs import LogError
     from ctloop.monitor.settings import load_settings
@@ -215,6 +235,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    _apply_target(args)
     from ctloop.monitor import check
     from ctloop.monitor.history import History
     from ctloop.monitor.settings import load_settings
@@ -249,7 +270,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_loop(args: argparse.Namespace) -> int:
     from ctloop import paths
     from ctloop.loop.cycle import Loop, turn
-    from ctloop.loop.pipeline import EngineRetrainer, InProcessRetrainer
+    from ctloop.loop.pipeline import AzureRetrainer, EngineRetrainer, InProcessRetrainer
     from ctloop.monitor.labels import LabelError
     from ctloop.monitor.logs import LogError
     from ctloop.monitor.settings import load_settings
@@ -259,7 +280,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
         settings = load_settings(args.policies)
         monitor = _build_monitor(args, settings)
         retrainer: Any = (
-            InProcessRetrainer(args.pipeline)
+            AzureRetrainer(
+                args.pipeline,
+                args.stack or "dev",
+                args.model_name or _default_model_name(args.pipeline),
+                echo=lambda line: print(line, flush=True),
+            )
+            if _apply_target(args) == "azure"
+            else InProcessRetrainer(args.pipeline)
             if args.in_process
             else EngineRetrainer(args.pipeline, echo=lambda line: print(line, flush=True))
         )
