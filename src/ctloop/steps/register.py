@@ -7,6 +7,11 @@ name/version, content hash, time range), the code snapshot hash, the pipeline ru
 and the gate decision. When the gate passed, the ``champion`` pointer moves by compare-and-set
 against the champion the evaluate step compared with; if another run moved it meanwhile, the
 newer champion stays and this version is recorded as ``champion_moved_concurrently``.
+
+An unchanged rerun registers nothing new: when a registered version already holds the same
+model (its ``ctloop.model_hash`` tag), that version is reused (outcome ``unchanged``, or
+``promoted`` when the gate passed and the pointer moved); a model a rollout rejected is never
+promoted again (outcome ``rejected_before``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,7 @@ from ctloop.registry import (
     STATUS_NOT_PROMOTED,
     STATUS_PROMOTED,
     STATUS_REGISTERED,
+    STATUS_REJECTED,
     TAG_STATUS,
     RegistryError,
     open_registry,
@@ -37,6 +44,9 @@ from ctloop.tabular import DataError, read_manifest
 STEP = "register"
 REGISTRATION_FILE = "registration.json"
 ASSET_FILE = "asset.json"
+#: Outcomes when the challenger's model hash is already a registered version (nothing new stored).
+OUTCOME_UNCHANGED = "unchanged"
+OUTCOME_REJECTED_BEFORE = "rejected_before"
 
 
 def pipeline_run_id() -> str:
@@ -116,38 +126,61 @@ def lineage_tags(model: Path, decision: dict[str, Any], data: Path) -> dict[str,
     }
 
 
-def register(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RegisterConfig:
+    """The step's arguments."""
+
+    model: Path
+    decision: Path
+    data: Path
+    model_name: str
+    registration: Path
+
+
+def _store(registry: Any, config: RegisterConfig, tags: dict[str, str], promote: bool) -> tuple[Any, str]:
+    """Register the challenger, or reuse the version that holds the same model; (version, outcome)."""
+    existing = registry.find_model_hash(tags["ctloop.model_hash"])
+    if existing is None:
+        tags[TAG_STATUS] = STATUS_REGISTERED if promote else STATUS_NOT_PROMOTED
+        return registry.register(config.model, tags), ""
+    if existing.status == STATUS_REJECTED:
+        return existing, OUTCOME_REJECTED_BEFORE
+    return existing, OUTCOME_UNCHANGED
+
+
+def register(config: RegisterConfig) -> int:
+    """Run the step; 0 on success, 1 with one line per problem."""
     try:
-        decision = read_decision(args.decision)
+        decision = read_decision(config.decision)
     except ValueError as exc:
         return fail(STEP, [("decision", str(exc))])
-    if decision["model_name"] != args.model_name:
-        return fail(
-            STEP,
-            [("model_name", f"{args.model_name!r} but the decision is about {decision['model_name']!r}")],
-        )
-    if lineage.model_hash(args.model) != decision["challenger"]["model_hash"]:
+    if decision["model_name"] != config.model_name:
+        reason = f"{config.model_name!r} but the decision is about {decision['model_name']!r}"
+        return fail(STEP, [("model_name", reason)])
+    if lineage.model_hash(config.model) != decision["challenger"]["model_hash"]:
         return fail(
             STEP, [("model", "this model folder is not the one the decision evaluated (hash differs)")]
         )
     try:
-        tags = lineage_tags(args.model, decision, args.data)
+        tags = lineage_tags(config.model, decision, config.data)
     except DataError as exc:
         return fail(STEP, [(exc.file, f"{exc.field}: {exc.reason}")])
 
     promote = bool(decision["promote"])
     expected = decision["champion_version"]
-    tags[TAG_STATUS] = STATUS_REGISTERED if promote else STATUS_NOT_PROMOTED
     try:
-        registry = open_registry(args.model_name)
-        version = registry.register(args.model, tags)
-        if not promote:
-            outcome = STATUS_NOT_PROMOTED
+        registry = open_registry(config.model_name)
+        version, reused = _store(registry, config, tags, promote)
+        if reused == OUTCOME_REJECTED_BEFORE:
+            outcome = reused  # never promote a model a rollout already rejected
+        elif not promote or (reused and version.is_champion):
+            outcome = reused or STATUS_NOT_PROMOTED
         elif registry.set_champion(version.version, expected):
             outcome = STATUS_PROMOTED
         else:
             outcome = STATUS_MOVED
-            registry.set_tags(version.version, {TAG_STATUS: STATUS_MOVED})
+            if not reused:
+                registry.set_tags(version.version, {TAG_STATUS: STATUS_MOVED})
         champion = registry.champion()
         version = registry.get(version.version)
     except RegistryError as exc:
@@ -155,34 +188,41 @@ def register(args: argparse.Namespace) -> int:
 
     after = champion.version if champion is not None else None
     result = {
-        "model_name": args.model_name,
+        "model_name": config.model_name,
         "version": version.version,
         "source": version.source,
         "outcome": outcome,
         "promoted": outcome == STATUS_PROMOTED,
         "gate_promote": promote,
+        "registered": not reused,
         "champion_before": expected,
         "champion_after": after,
         "tags": version.tags,
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
     }
-    args.registration.mkdir(parents=True, exist_ok=True)
-    (args.registration / REGISTRATION_FILE).write_text(json.dumps(result, indent=2) + "\n")
+    config.registration.mkdir(parents=True, exist_ok=True)
+    (config.registration / REGISTRATION_FILE).write_text(json.dumps(result, indent=2) + "\n")
     log_mlflow(
-        metrics={"promoted": float(result["promoted"])},
-        params={"model_name": args.model_name, "model_version": version.version, "outcome": outcome},
+        metrics={"promoted": float(result["promoted"]), "registered": float(not reused)},
+        params={"model_name": config.model_name, "model_version": version.version, "outcome": outcome},
         tags={"ctloop.model_version": version.version, "ctloop.outcome": outcome},
     )
+    if reused:
+        short = tags["ctloop.model_hash"][:12]
+        print(f"{STEP}: model hash {short} is already version {version.version}: registration skipped")
     note = {
         STATUS_PROMOTED: f"now champion (was {expected or 'none'})",
         STATUS_NOT_PROMOTED: f"not promoted; champion stays {after or 'none'}",
         STATUS_MOVED: f"gate passed but the champion moved to {after} meanwhile: left in place",
+        OUTCOME_UNCHANGED: f"unchanged; champion stays {after or 'none'}",
+        OUTCOME_REJECTED_BEFORE: f"rejected by a rollout before: not promoted again; champion {after}",
     }[outcome]
-    print(f"{STEP}: {args.model_name} version {version.version} registered, {note}")
+    what = "kept" if reused else "registered"
+    print(f"{STEP}: {config.model_name} version {version.version} {what}, {note}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> RegisterConfig:
     parser = argparse.ArgumentParser(
         prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
     )
@@ -193,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--registration", required=True, type=Path, help="output folder for registration.json"
     )
-    return register(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    return RegisterConfig(args.model, args.decision, args.data, args.model_name, args.registration)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return register(parse_args(argv))
 
 
 if __name__ == "__main__":
