@@ -9,12 +9,27 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` as strict JSON can hold it: NaN and infinities become None, numpy scalars Python
+    numbers, tuples lists and dict keys strings (nested at any depth)."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def fsync_dir(path: Path) -> None:

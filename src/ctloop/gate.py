@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ctloop import metrics
+from ctloop.fileio import json_ready
 from ctloop.triggers import reaches
 
 #: How many bootstrap resamples are evaluated per batch (bounds memory at batch x rows weights).
@@ -94,19 +95,8 @@ class Decision:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (NaN becomes None)."""
+        """JSON-ready form (NaN becomes None; see :func:`ctloop.fileio.json_ready`)."""
         return json_ready(asdict(self))
-
-
-def json_ready(value: Any) -> Any:
-    """Dicts/lists with non-finite floats replaced by None (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_ready(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def interval(differences: np.ndarray, confidence: float) -> tuple[float, float]:

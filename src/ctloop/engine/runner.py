@@ -13,7 +13,7 @@ from ctloop import paths
 from ctloop.engine.cache import StepCache
 from ctloop.engine.command import python_shim
 from ctloop.engine.context import RunContext, RunOptions
-from ctloop.engine.records import EventLog, RunRecord, new_run_id, now
+from ctloop.engine.records import EVENTS_FILE, EventLog, RunRecord, new_run_id, now
 from ctloop.engine.spec import PipelineSpec
 from ctloop.engine.spec.problems import display_path
 from ctloop.engine.step import StepResult, execute
@@ -149,7 +149,7 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None) -> RunSu
         },
         list(spec.order),
     )
-    events = EventLog(run_dir / "events.jsonl", run_id)
+    events = EventLog(run_dir / EVENTS_FILE, run_id)
 
     def mlflow_started(ids: dict[str, Any]) -> None:
         record.update(mlflow=ids)

@@ -9,15 +9,12 @@ does not support, a job type a schedule cannot create) is reported here, offline
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 import re
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from ctloop.engine.spec.sdk import quiet_sdk
 from ctloop.gitops.problem import Problem
 from ctloop.gitops.yamldoc import SpecDoc
 
@@ -35,20 +32,6 @@ def _loader(kind: str) -> Callable[..., Any] | None:
         "deployment": aml.load_online_deployment,
         "batch-endpoint": aml.load_batch_endpoint,
     }.get(kind)
-
-
-@contextlib.contextmanager
-def quiet_sdk() -> Iterator[None]:
-    """Silence the SDK's experimental-class warnings and log lines while loading."""
-    logger = logging.getLogger("azure")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

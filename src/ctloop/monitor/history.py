@@ -14,7 +14,6 @@ instant leaves either the whole row or nothing, never a torn one, and the file s
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ctloop import paths
+from ctloop.fileio import json_ready
 
 HISTORY_FILE = "history.sqlite"
 _BUSY_TIMEOUT_S = 30.0
@@ -61,19 +61,6 @@ class HistoryError(RuntimeError):
 
 def default_path() -> Path:
     return paths.state_dir() / "monitor" / HISTORY_FILE
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: NaN/inf become null, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -119,7 +106,7 @@ class History:
     # --- windows ---------------------------------------------------------------------------
     def append_window(self, row: WindowRow) -> bool:
         """Record one window; False (and nothing written) when it was already recorded."""
-        payload = json.dumps(_clean(row.metrics), sort_keys=True, allow_nan=False)
+        payload = json.dumps(json_ready(row.metrics), sort_keys=True, allow_nan=False)
         with self._connect() as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -160,7 +147,7 @@ class History:
     # --- events ----------------------------------------------------------------------------
     def append_event(self, scope: str, time: str, kind: str, detail: dict[str, Any]) -> int:
         """Record what the loop did; returns the event id."""
-        payload = json.dumps(_clean(detail), sort_keys=True, allow_nan=False)
+        payload = json.dumps(json_ready(detail), sort_keys=True, allow_nan=False)
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             cur = conn.execute(

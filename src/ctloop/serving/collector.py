@@ -22,7 +22,6 @@ from typing import Any, TextIO
 
 LOG_DIR_ENV = "CTLOOP_SERVING_LOG_DIR"
 AGENT = "ctloop-serving/1"
-COLLECTIONS = ("model_inputs", "model_outputs")
 
 
 class RequestLog:

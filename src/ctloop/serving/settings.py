@@ -43,11 +43,6 @@ class ServingLimits:
         return limits
 
 
-def serving_section_json(policy: dict[str, Any]) -> str:
-    """The ``serving`` section of a validated rollout policy, as the JSON the deployment carries."""
-    return json.dumps(policy["serving"], sort_keys=True)
-
-
 def load_serving_limits() -> ServingLimits:
     """Limits for this scoring process: ``$CTLOOP_SERVING_POLICY`` else the ``rollout`` policy file."""
     raw = os.environ.get(SERVING_POLICY_ENV)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 
 from ctloop import drift
 from ctloop.contracts import DATASET, Violation, load_data_policy, run_contract
+from ctloop.fileio import json_ready
 from ctloop.policies import PolicyError
 from ctloop.steps import REPORT_FILE, VERDICT_FILE, fail, log_mlflow
 from ctloop.tabular import DATA_FILE, DataError, read_dataset
@@ -75,19 +75,6 @@ def current_window(frame: pd.DataFrame, time_column: str, days: int) -> tuple[pd
     start = last - pd.Timedelta(days=days)
     window = frame[(times > start) & (times <= last)]
     return window, [window[time_column].min().date().isoformat(), last.date().isoformat()]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def drift_section(
@@ -164,7 +151,7 @@ def _metrics(report: dict[str, Any]) -> dict[str, float]:
 
 def write_report(report: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / REPORT_FILE).write_text(json.dumps(_clean(report), indent=2, default=str) + "\n")
+    (out / REPORT_FILE).write_text(json.dumps(json_ready(report), indent=2, default=str) + "\n")
 
 
 def write_verdict(report: dict[str, Any], out: Path) -> None:
@@ -179,7 +166,7 @@ def write_verdict(report: dict[str, Any], out: Path) -> None:
         "failures": report["failures"],
         "dataset": {"content_hash": report["dataset"].get("content_hash")},
     }
-    (out / VERDICT_FILE).write_text(json.dumps(_clean(verdict), indent=2, sort_keys=True) + "\n")
+    (out / VERDICT_FILE).write_text(json.dumps(json_ready(verdict), indent=2, sort_keys=True) + "\n")
 
 
 def validate(

@@ -15,7 +15,6 @@ from ctloop.engine.spec.source import YamlSource
 PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w-]+)\s*\}\}")
 JOB_OUTPUT = re.compile(r"\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
 PARENT_OUTPUT = re.compile(r"\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}")
-ANY_BINDING = re.compile(r"\$\{\{.*?\}\}")
 
 
 @dataclass(frozen=True)
