@@ -89,7 +89,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.ctloop-stamp
 YES ?=
 
-.PHONY: preflight preview up azureml-config test-infra checkov-setup checkov
+.PHONY: preflight preview up azureml-config test-infra checkov-setup checkov oidc-refresh
 
 $(CHECKOV_STAMP): requirements-checkov.lock $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -111,6 +111,21 @@ preview: preflight checkov ## Checkov, then pulumi preview with the policy pack 
 up: preflight checkov ## pulumi up with the policy pack (STACK=dev|staging|prod; YES=1: no prompt, for CI)
 	@CTLOOP_STACK=$(STACK) $(PULUMI) up --stack $(STACK) --policy-pack $(POLICY_PACK) \
 	  $(if $(YES),--yes --non-interactive --diff)
+
+# Azure DevOps: AzureCLI@2 with addSpnToEnvironment exposes the service connection's federated token
+# and ids as idToken, servicePrincipalId and tenantId; hand them to the Pulumi provider and azure-identity.
+ifdef idToken
+export ARM_OIDC_TOKEN ?= $(idToken)
+export ARM_CLIENT_ID ?= $(servicePrincipalId)
+export ARM_TENANT_ID ?= $(tenantId)
+export ARM_USE_OIDC ?= true
+export AZURE_CLIENT_ID ?= $(servicePrincipalId)
+export AZURE_TENANT_ID ?= $(tenantId)
+endif
+
+oidc-refresh: $(STAMP) ## In CI: write a fresh federated token to AZURE_FEDERATED_TOKEN_FILE now and every 4 min
+	@$(PY) -m infra.oidc_refresh --once
+	@nohup $(PY) -m infra.oidc_refresh >/dev/null 2>&1 &
 
 azureml-config: $(STAMP) ## Write .azureml/config.json from the stack outputs (STACK=dev)
 	@$(PY) -m infra.azureml_config --stack $(STACK) --output .azureml/config.json
