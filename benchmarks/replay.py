@@ -210,9 +210,8 @@ def _streams(args: argparse.Namespace) -> int:
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         rows = list(pool.map(_one_stream, names))
     print(format_rows(rows))
-    print(
-        f"wall time {time.perf_counter() - started:.1f} s on {os.cpu_count()} CPU(s), {args.workers} worker(s)"
-    )
+    wall = time.perf_counter() - started
+    print(f"wall time {wall:.1f} s on {os.cpu_count()} CPU(s), {args.workers} worker(s)")
     for row in rows:
         if row["stream"] != "rainfall":
             print(f"{row['stream']}: trigger fired {row['policies']['trigger']['fired']}")
