@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,45 @@ from pathlib import Path
 
 #: Seconds between SIGTERM and SIGKILL when the engine stops a step.
 GRACE_S = 5.0
+
+#: A step dies with the engine. Each step runs under this small keeper, the leader of the step's
+#: process group: the kernel sends it SIGHUP when the engine dies (even by SIGKILL: Linux
+#: PR_SET_PDEATHSIG), and it then kills the whole group, the step and what the step started in
+#: it. The engine's own stop (SIGTERM to the group, then SIGKILL) reaches the step unchanged, and
+#: the keeper exits with the step's status (or dies by the step's signal).
+KEEPER = """
+import ctypes, os, signal, sys
+signal.signal(signal.SIGHUP, lambda *_: os.killpg(0, signal.SIGKILL))
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+ctypes.CDLL(None).prctl(1, signal.SIGHUP)
+if os.getppid() != int(sys.argv[1]):
+    os.killpg(0, signal.SIGKILL)
+mask = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+pid = os.fork()
+if pid == 0:
+    for sig in mask:
+        signal.signal(sig, signal.SIG_DFL)
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as exc:
+        print(f"cannot start {sys.argv[2]}: {exc}", file=sys.stderr)
+        os._exit(127)
+status = os.waitpid(pid, 0)[1]
+if os.WIFSIGNALED(status):
+    sig = os.WTERMSIG(status)
+    if sig != signal.SIGKILL:
+        signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def kept(argv: Sequence[str]) -> list[str]:
+    """``argv`` run under :data:`KEEPER` (Linux), so the step's process group dies with the engine."""
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    return [sys.executable, "-I", "-S", "-c", KEEPER, str(os.getpid()), *argv]
 
 
 @dataclass(frozen=True)
@@ -60,7 +100,7 @@ class ProcessPool:
         start = time.monotonic()
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                list(argv),
+                kept(argv),
                 cwd=cwd,
                 env=dict(env),
                 stdout=out,
