@@ -9,6 +9,7 @@ under ``tests/`` (test data, deliberately broken specs among them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -75,6 +76,14 @@ def rules_dir_for(root: Path) -> Path:
     return SOURCE_ROOT / RULES_SUBDIR
 
 
+def is_rules_repository(root: Path) -> bool:
+    """Whether ``root`` is laid out like this repository: its own ``policies/specs``, or Pulumi stacks.
+
+    Elsewhere (any other Azure ML repository) ``ctloop validate`` checks specs only.
+    """
+    return (root / RULES_SUBDIR).is_dir() or any(root.glob("Pulumi*.yaml"))
+
+
 def _walk(base: Path, root: Path, skip_fixtures: bool) -> Iterable[Path]:
     """YAML files under ``base``, never descending into SKIP_DIRS (a venv alone has 100k files)."""
     found: list[Path] = []
@@ -122,8 +131,11 @@ def _folder_problem(doc: SpecDoc) -> Problem | None:
     )
 
 
-def check_file(path: Path, ctx: Context, rules: Sequence[Rule]) -> list[Problem]:
-    """Every problem in one file: engine checks or azure-ai-ml loading, then the matching rules."""
+def check_file(path: Path, ctx: Context, rules: Sequence[Rule], *, layout: bool = True) -> list[Problem]:
+    """Every problem in one file: engine checks or azure-ai-ml loading, then the matching rules.
+
+    ``layout`` adds the repository's folder-kind check (components/ holds components, ...).
+    """
     shown = _display(path, ctx.root)
     if not path.is_file():
         return [Problem(shown, None, "yaml.file-exists", "<file>", "file not found")]
@@ -134,7 +146,7 @@ def check_file(path: Path, ctx: Context, rules: Sequence[Rule]) -> list[Problem]
     except (OSError, UnicodeDecodeError) as exc:
         return [Problem(shown, None, "yaml.file-exists", "<file>", f"cannot read: {exc}")]
     problems: list[Problem] = []
-    folder = _folder_problem(doc)
+    folder = _folder_problem(doc) if layout else None
     if folder is not None:
         problems.append(folder)
     if doc.kind in ENGINE_KINDS:
@@ -167,16 +179,27 @@ def validate(
     root: Path | None = None,
     stack: str = "dev",
     rules_dir: Path | None = None,
+    spec_only: bool | None = None,
 ) -> tuple[list[Problem], int]:
-    """All problems in ``paths`` (default: the whole repository) and how many files were checked."""
+    """All problems in ``paths`` (default: the whole repository) and how many files were checked.
+
+    ``spec_only`` checks each spec only as Azure ML would (the azure-ai-ml loader and the local
+    engine's checks), without this repository's rules and folder layout: for any Azure ML
+    repository. None (the default) means: spec-only where ``root`` has no ``policies/specs``.
+    """
     root = (root or Path.cwd()).resolve()
     ctx = Context(root=root, stack=stack)
-    rules = load_rules(rules_dir or rules_dir_for(root))
+    if spec_only is None:
+        spec_only = rules_dir is None and not is_rules_repository(root)
+    rules = [] if spec_only else load_rules(rules_dir or rules_dir_for(root))
     files = collect(paths, root)
     with azureml_load.quiet_sdk():
         import azure.ai.ml  # noqa: F401 - first import prints experimental-class notices
+    from ctloop.engine.spec.pipeline_checks import spec_only as remote_data_allowed
+
     problems: list[Problem] = []
-    for path in files:
-        problems.extend(check_file(path, ctx, rules))
+    with remote_data_allowed() if spec_only else contextlib.nullcontext():
+        for path in files:
+            problems.extend(check_file(path, ctx, rules, layout=not spec_only))
     unique = list(dict.fromkeys(problems))
     return sorted(unique, key=sort_key), len(files)

@@ -11,7 +11,12 @@ from ctloop.engine.spec.build import build_spec
 from ctloop.engine.spec.component_checks import component_file_problems
 from ctloop.engine.spec.model import PipelineSpec
 from ctloop.engine.spec.overrides import apply_overrides
-from ctloop.engine.spec.pipeline_checks import Precheck, precheck_pipeline
+from ctloop.engine.spec.pipeline_checks import (
+    Precheck,
+    local_data_required,
+    precheck_pipeline,
+    raw_binding_problems,
+)
 from ctloop.engine.spec.problems import Problem, SpecError, sort_problems
 from ctloop.engine.spec.semantics import semantic_problems
 from ctloop.engine.spec.source import YamlSource, read_source
@@ -23,6 +28,8 @@ def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec 
     if src is None:
         return None, problems
     pre = precheck_pipeline(src)
+    if pre.service_only and not pre.problems:  # spec-only check of a pipeline only Azure ML runs
+        return None, raw_binding_problems(src) + sdk.load_job(src, pre.sources)[1]
     if pre.problems:
         return None, pre.problems
     key = memo.memo_key(pre.sources) if use_memo else ""
@@ -77,6 +84,8 @@ def check_component(path: str | Path) -> list[Problem]:
     src = read_source(path, problems, what="component")
     if src is None:
         return problems
+    if not local_data_required() and src.data.get("type", "command") != "command":
+        return sort_problems(sdk.load_component(src)[1])  # spec-only: a kind only Azure ML runs
     problems = component_file_problems(src)
     if not problems:
         problems = sdk.load_component(src)[1]

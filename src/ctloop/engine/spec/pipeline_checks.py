@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,13 @@ class Precheck:
     problems: list[Problem] = field(default_factory=list)
     sources: dict[Path, YamlSource] = field(default_factory=dict)
     components: dict[str, ComponentRef] = field(default_factory=dict)
+    #: In spec-only mode: the pipeline uses something only Azure ML runs (automl, parallel, a
+    #: registered component ...); it is then checked by the azure-ai-ml loader alone.
+    service_only: bool = False
+
+
+def local_data_required() -> bool:
+    return _LOCAL_DATA.get()
 
 
 def _input_problems(src: YamlSource) -> list[Problem]:
@@ -63,9 +74,25 @@ def _input_problems(src: YamlSource) -> list[Problem]:
     return problems
 
 
+#: False while checking specs as Azure ML does (remote data, assets and datastores are not looked up).
+_LOCAL_DATA = contextvars.ContextVar("ctloop_local_data", default=True)
+
+
+@contextlib.contextmanager
+def spec_only() -> Iterator[None]:
+    """Check specs as the service does: data given by URI or asset reference is not resolved locally."""
+    token = _LOCAL_DATA.set(False)
+    try:
+        yield
+    finally:
+        _LOCAL_DATA.reset(token)
+
+
 def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[Problem]:
     """A uri_* path must be local (relative to the pipeline file) and exist with the right kind."""
     if "${{" in path:
+        return []
+    if not _LOCAL_DATA.get() and ("://" in path or path.startswith("azureml:")):
         return []
     if stores.parse(path) is not None:
         try:
@@ -129,6 +156,9 @@ def _component(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -
         pre.problems.append(src.problem("pipeline.feature-supported", where, unsupported("registry", comp)))
         return
     if stores.parse(comp) is not None:
+        if not _LOCAL_DATA.get():
+            pre.service_only = True
+            return
         try:
             path = stores.component_file(comp)
         except stores.StoreError as exc:
@@ -226,6 +256,38 @@ def _feature_problems(src: YamlSource, jobs: dict[Any, Any]) -> list[Problem]:
     return problems
 
 
+_JOB_REF = re.compile(r"\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.[\w-]+\s*\}\}")
+_INPUT_REF = re.compile(r"\$\{\{\s*parent\.inputs\.([\w-]+)\s*\}\}")
+
+
+def raw_binding_problems(src: YamlSource) -> list[Problem]:
+    """Bindings to jobs or pipeline inputs that do not exist, read from the YAML alone.
+
+    The azure-ai-ml loader accepts them; this check needs no component, so it also covers
+    pipelines whose jobs only Azure ML runs.
+    """
+    jobs = src.data.get("jobs") if isinstance(src.data.get("jobs"), dict) else {}
+    inputs = src.data.get("inputs") if isinstance(src.data.get("inputs"), dict) else {}
+    problems = []
+    for name, spec in jobs.items():
+        bound = spec.get("inputs") if isinstance(spec, dict) else None
+        for port, value in (bound or {}).items() if isinstance(bound, dict) else ():
+            text = value.get("path") if isinstance(value, dict) else value
+            if not isinstance(text, str):
+                continue
+            where: Field = ("jobs", str(name), "inputs", str(port))
+            for ref in _JOB_REF.findall(text):
+                if ref not in jobs:
+                    reason = f"{text} names no job {ref!r} (jobs: {', '.join(map(str, jobs))})"
+                    problems.append(src.problem("pipeline.binding-exists", where, reason))
+            for ref in _INPUT_REF.findall(text):
+                if ref not in inputs:
+                    known = ", ".join(map(str, inputs)) or "none"
+                    reason = f"{text} names no pipeline input {ref!r} (inputs: {known})"
+                    problems.append(src.problem("pipeline.binding-exists", where, reason))
+    return problems
+
+
 def precheck_pipeline(src: YamlSource) -> Precheck:
     """Structural checks on the pipeline and every component it references (files read once)."""
     pre = Precheck(sources={src.path: src})
@@ -243,6 +305,9 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
         )
         return pre
     features = _feature_problems(src, jobs)
+    if features and not _LOCAL_DATA.get():
+        pre.service_only = True
+        return pre
     if features:
         pre.problems.extend(features)
         return pre
@@ -253,6 +318,9 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
             pre.problems.append(src.problem("pipeline.schema", ("jobs", job), "a job must be a mapping"))
             continue
         type_ = spec.get("type", "command")
+        if type_ != "command" and not _LOCAL_DATA.get():
+            pre.service_only = True
+            continue
         if type_ != "command":
             reason = (
                 f"job type {type_!r} is not supported by the local engine (only 'command' jobs run locally)"
