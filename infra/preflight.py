@@ -2,7 +2,10 @@
 
 Checks, in order: the stack config is valid (offline), the Pulumi CLI is on PATH, it is logged in to
 a state backend, and there is an Azure login (``az account show`` succeeds, or the ARM_* variables
-the azure-native provider reads are set). Exit 0 when all pass, 1 otherwise.
+the azure-native provider reads are set). With a login, ``infra/capacity.py`` then asks Azure ML
+whether each cluster's VM size is offered in the stack's region and fits the vCPU quota, and warns
+when a running cluster's scale settings would change (they apply after it scales to zero).
+Exit 0 when all pass, 1 otherwise.
 
     python -m infra.preflight --stack dev
 """
@@ -126,12 +129,43 @@ def preflight(
     return findings
 
 
+def subscription_of(environ: Mapping[str, str], azure: Finding) -> str | None:
+    """The subscription to check capacity in: ARM_SUBSCRIPTION_ID, else the az CLI's account id."""
+    if environ.get("ARM_SUBSCRIPTION_ID"):
+        return environ["ARM_SUBSCRIPTION_ID"]
+    if azure.ok and azure.detail.startswith("az CLI: "):
+        return azure.detail.split()[-1]
+    return None
+
+
+def capacity_findings(stack: str, root: Path, subscription_id: str) -> list[Finding]:
+    """VM sizes, quota and running-cluster scale changes, with the caller's Azure credential."""
+    from azure.core.exceptions import AzureError
+    from azure.identity import DefaultAzureCredential
+
+    from . import capacity, naming
+
+    cfg = load_stack_config(stack, root)
+    workspace = naming.derive(cfg.prefix, cfg.environment, seed="-").workspace
+    client = capacity.ArmClient(DefaultAzureCredential())
+    try:
+        checks = capacity.run_checks(cfg, subscription_id, client, workspace=workspace)
+    except AzureError as exc:
+        return [Finding(False, "Azure ML capacity", str(exc).splitlines()[0])]
+    return [Finding(c.ok, c.what, ("WARNING: " if c.warning else "") + c.detail) for c in checks]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name (dev, staging, prod)")
     parser.add_argument("--root", default=".", help="repository root (holds Pulumi.<stack>.yaml)")
+    parser.add_argument("--no-capacity", action="store_true", help="skip the VM size and quota checks")
     args = parser.parse_args(argv)
     findings = preflight(args.stack, Path(args.root))
+    if all(f.ok for f in findings) and not args.no_capacity:
+        subscription = subscription_of(os.environ, findings[-1])
+        if subscription:
+            findings += capacity_findings(args.stack, Path(args.root), subscription)
     for f in findings:
         print(f"{'ok     ' if f.ok else 'MISSING'} {f.what}: {f.detail}", flush=True)
     if all(f.ok for f in findings):
