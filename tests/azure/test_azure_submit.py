@@ -15,7 +15,9 @@ from ctloop.azure.submit import submit_pipeline
 from ctloop.gitops.versions import LOCK_PATH, read_lock
 
 
-def _submit(root: Path, ws: Workspace | None, overrides: dict[str, str] | None = None) -> tuple[int, str, str]:
+def _submit(
+    root: Path, ws: Workspace | None, overrides: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     client = ws.client() if ws is not None else None
     rc = submit_pipeline(
@@ -72,12 +74,16 @@ def test_existing_versions_with_the_same_content_are_skipped(spec_repo: Path, wo
     before = len(workspace.requests)
     rc, out, _ = _submit(spec_repo, workspace)
     assert rc == 0
-    again = [r.short for r in workspace.requests[before:] if r.method == "PUT" and r.host == "management.azure.com"]
+    again = [
+        r.short for r in workspace.requests[before:] if r.method == "PUT" and r.host == "management.azure.com"
+    ]
     assert len(again) == 1 and again[0].startswith("PUT /jobs/")
     assert "component ctloop_train:1.0.0: exists with the same content, skipped" in out
 
 
-def test_a_version_that_exists_with_other_content_stops_everything(spec_repo: Path, workspace: Workspace) -> None:
+def test_a_version_that_exists_with_other_content_stops_everything(
+    spec_repo: Path, workspace: Workspace
+) -> None:
     client = workspace.client()
     from azure.ai.ml import load_component, load_environment
 
@@ -154,7 +160,9 @@ def test_incomplete_config_and_missing_credentials(spec_repo: Path, monkeypatch:
 
     class NoCredential:
         def get_token(self, *scopes: str) -> None:
-            raise azure.identity.CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token")
+            raise azure.identity.CredentialUnavailableError(
+                "DefaultAzureCredential failed to retrieve a token"
+            )
 
     monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
     for name in ("AZUREML_ARM_SUBSCRIPTION", "AZUREML_ARM_RESOURCEGROUP", "AZUREML_ARM_WORKSPACE_NAME"):

@@ -24,12 +24,11 @@ import copy
 import io
 import json
 import re
-
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import urllib3
@@ -47,6 +46,7 @@ WS_ID = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
     f"/providers/Microsoft.MachineLearningServices/workspaces/{WORKSPACE}"
 )
+OPERATIONS = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.MachineLearningServices/locations/{REGION}"
 STORAGE_ACCOUNT = "stctloopdev"
 STORAGE_ID = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
@@ -155,19 +155,41 @@ SDK_DEVIATIONS = {
 }
 
 
+def _service_enum(validator: Any, enums: list[Any], instance: Any, schema: Any) -> Any:
+    """``enum`` as the service reads it: string values compare without regard to case."""
+    from jsonschema.exceptions import ValidationError
+
+    folded = {e.lower() if isinstance(e, str) else e for e in enums}
+    if (instance.lower() if isinstance(instance, str) else instance) not in folded:
+        yield ValidationError(f"{instance!r} is not one of {enums!r}")
+
+
+def _validator_class() -> Any:
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft7Validator, {"enum": _service_enum})
+
+
+def _ServiceValidator(schema: Any) -> Any:
+    return _validator_class()(schema)
+
+
 class SchemaCheck:
-    """JSON Schemas of request bodies, one file per operation under tests/fixtures/azure_rest."""
+    """JSON Schemas of request bodies, one file per operation under tests/fixtures/azure_rest.
+
+    Enums compare case-insensitively (the service's JSON reader does; azure-ai-ml itself sends
+    ``dataCollectionMode: "enabled"`` for the published ``Enabled``).
+    """
 
     def __init__(self, folder: Path = SCHEMAS) -> None:
         self.folder = folder
         self._cache: dict[str, Any] = {}
 
     def validator(self, name: str) -> Any:
-        import jsonschema
 
         if name not in self._cache:
             schema = json.loads((self.folder / f"{name}.schema.json").read_text())
-            self._cache[name] = jsonschema.Draft7Validator(schema)
+            self._cache[name] = _ServiceValidator(schema)
         return self._cache[name]
 
     def errors(self, name: str, body: Any) -> list[str]:
@@ -184,6 +206,7 @@ class Workspace:
 
     def __init__(self, *, job_status: str = "Completed", child_jobs: list[dict[str, Any]] | None = None):
         self.requests: list[Request] = []
+        self.waits: list[float] = []  # poll intervals the SDK asked the transport to wait
         self.unrouted: list[Request] = []
         self.violations: list[tuple[str, str]] = []
         self.job_status = job_status
@@ -246,11 +269,70 @@ class Workspace:
 
         monkeypatch.setattr(blob_base, "RequestsTransport", lambda **kwargs: WireTransport(self, **kwargs))
 
+    def seed(self, kind: str, name: str, version: str, properties: dict[str, Any]) -> dict[str, Any]:
+        """An asset version that exists before the test (registered by someone else)."""
+        resource = self._resource(
+            f"/{kind}/{name}/versions/{version}",
+            version,
+            f"{kind}/versions",
+            {"provisioningState": "Succeeded", "tags": {}, "properties": {}, **properties},
+        )
+        self.assets[(kind, name, version)] = resource
+        return resource
+
+    def seed_deployment(
+        self, endpoint: str, name: str, model: str = "rainfall-classifier/versions/2"
+    ) -> None:
+        """A live managed deployment with data collection on (shaped like the published ``get`` example)."""
+        self.endpoints.setdefault(
+            endpoint,
+            self._resource(
+                f"/onlineEndpoints/{endpoint}",
+                endpoint,
+                "onlineEndpoints",
+                {
+                    "authMode": "Key",
+                    "provisioningState": "Succeeded",
+                    "traffic": {name: 100},
+                    "scoringUri": f"https://{endpoint}.{REGION}.inference.ml.azure.com/score",
+                },
+                location=REGION,
+                identity={"type": "SystemAssigned"},
+            ),
+        )
+        collections = {
+            c: {"dataCollectionMode": "Enabled", "dataId": f"{WS_ID}/data/{endpoint}-{name}-{c}/versions/1"}
+            for c in ("model_inputs", "model_outputs")
+        }
+        for collection in collections:  # Azure ML registers each collection as a data asset
+            self.seed(
+                "data",
+                f"{endpoint}-{name}-{collection}",
+                "1",
+                {
+                    "dataType": "uri_folder",
+                    "dataUri": f"azureml://datastores/workspaceblobstore/paths/modelDataCollector/{endpoint}/{name}/{collection}",
+                },
+            )
+        self.deployments[(endpoint, name)] = self._resource(
+            f"/onlineEndpoints/{endpoint}/deployments/{name}",
+            name,
+            "onlineEndpoints/deployments",
+            {
+                "endpointComputeType": "Managed",
+                "model": f"{WS_ID}/models/{model}",
+                "instanceType": "Standard_DS3_v2",
+                "provisioningState": "Succeeded",
+                "scaleSettings": {"scaleType": "Default"},
+                "dataCollector": {"collections": collections},
+            },
+            location=REGION,
+            sku={"name": "Default", "capacity": 1},
+        )
+
     def sent(self, method: str | None = None, contains: str = "") -> list[Request]:
         """Recorded requests, filtered by method and a substring of the path."""
-        return [
-            r for r in self.requests if (method is None or r.method == method) and contains in r.path
-        ]
+        return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]
 
     def writes(self) -> list[str]:
         """``METHOD path`` of every ARM write (PUT/POST/PATCH/DELETE), in order."""
@@ -294,7 +376,7 @@ class Workspace:
         """An asynchronous answer: the SDK polls ``Azure-AsyncOperation`` until it says Succeeded."""
         op = uuid.uuid4().hex
         self.operations[op] = {"polls": 0, "final": final}
-        url = f"{ARM}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.MachineLearningServices/locations/{REGION}/mfeOperationsStatus/{op}?api-version=2023-04-01-preview"
+        url = f"{ARM}{OPERATIONS}/mfeOperationsStatus/{op}?api-version=2023-04-01-preview"
         headers = {"Azure-AsyncOperation": url, "Retry-After": "0"}
         if status == 202:
             headers["Location"] = url.replace("mfeOperationsStatus", "mfeOperationResults")
@@ -316,14 +398,13 @@ class Workspace:
         return Reply(200, None)
 
     # --- versioned assets (environments, components, code, models, data) ---------------------
-    ASSET_SCHEMAS = {
+    ASSET_SCHEMAS: ClassVar[dict[str, str]] = {
         "environments": "environment_version",
         "components": "component_version",
         "models": "model_version",
         "data": "data_version",
         "codes": "code_version",
     }
-    ASSET_TYPES = {"environments": "environments", "components": "components", "models": "models"}
 
     def _get_asset(self, request: Request, m: re.Match[str]) -> Reply:
         found = self.assets.get((m["kind"], m["name"], m["version"]))
@@ -441,7 +522,12 @@ class Workspace:
 
     # --- jobs --------------------------------------------------------------------------------
     def _studio(self, name: str) -> dict[str, Any]:
-        return {"Studio": {"endpoint": f"https://ml.azure.com/runs/{name}?wsid={WS_ID}", "jobServiceType": "Studio"}}
+        return {
+            "Studio": {
+                "endpoint": f"https://ml.azure.com/runs/{name}?wsid={WS_ID}",
+                "jobServiceType": "Studio",
+            }
+        }
 
     def _put_job(self, request: Request, m: re.Match[str]) -> Reply:
         refused = self._check("pipeline_job", request)
@@ -482,7 +568,15 @@ class Workspace:
     def _discovery(self, request: Request, m: re.Match[str]) -> Reply:
         base = f"https://{API_HOST}"
         keys = ("api", "catalog", "experimentation", "gallery", "history", "hyperdrive", "labeling")
-        return Reply(200, {**{k: base for k in keys}, "modelmanagement": base, "pipelines": base, "studio": "https://ml.azure.com"})
+        return Reply(
+            200,
+            {
+                **{k: base for k in keys},
+                "modelmanagement": base,
+                "pipelines": base,
+                "studio": "https://ml.azure.com",
+            },
+        )
 
     def _run(self, name: str, status: str, parent: str | None = None, display: str | None = None) -> dict:
         return {
@@ -562,7 +656,9 @@ class Workspace:
         }
         unknown = set(props.get("traffic") or {}) - {d for e, d in self.deployments if e == name}
         if unknown:
-            return arm_error(400, "BadArgument", f"traffic names deployments that do not exist: {sorted(unknown)}")
+            return arm_error(
+                400, "BadArgument", f"traffic names deployments that do not exist: {sorted(unknown)}"
+            )
         resource = self._resource(
             f"/onlineEndpoints/{name}",
             name,
@@ -602,6 +698,7 @@ class Workspace:
         body = request.json
         existing = self.deployments.get(key)
         props = {**body["properties"], "provisioningState": "Updating" if existing else "Creating"}
+        props.setdefault("scaleSettings", {"scaleType": "Default"})  # what the service fills in
         resource = self._resource(
             f"/onlineEndpoints/{key[0]}/deployments/{key[1]}",
             key[1],
@@ -666,7 +763,9 @@ class Workspace:
             return Reply(403, b"", {"x-ms-error-code": "KeyBasedAuthenticationNotPermitted"})
         if m["blob"] not in self.blobs:
             return Reply(404, b"", {"x-ms-error-code": "BlobNotFound"})
-        return Reply(200, b"", {"Content-Length": str(len(self.blobs[m["blob"]])), "x-ms-blob-type": "BlockBlob"})
+        return Reply(
+            200, b"", {"Content-Length": str(len(self.blobs[m["blob"]])), "x-ms-blob-type": "BlockBlob"}
+        )
 
     def _blob_list(self, request: Request, m: re.Match[str]) -> Reply:
         if self._blob_auth(request) is None:
@@ -713,7 +812,7 @@ class Workspace:
         r("PUT", f"{dep}/{name}", self._put_deployment)
         r("GET", f"{dep}/{name}", self._get_deployment)
         r("DELETE", f"{dep}/{name}", self._delete_deployment)
-        ops = f"^/subscriptions/{SUBSCRIPTION}/providers/Microsoft.MachineLearningServices/locations/{REGION}"
+        ops = f"^{OPERATIONS}"
         r("GET", ops + r"/mfeOperationsStatus/(?P<op>[^/]+)", self._operation)
         r("GET", ops + r"/mfeOperationResults/(?P<op>[^/]+)", self._operation_result)
         r("GET", "^/discovery", self._discovery, host=API_HOST)
@@ -769,6 +868,12 @@ class WireTransport(RequestsTransport):
     def __init__(self, service: Callable[[Request], Reply], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service = service
+
+    def sleep(self, duration: float) -> None:
+        """Pollers and retries wait through the transport: recorded, never slept."""
+        waits = getattr(self.service, "waits", None)
+        if isinstance(waits, list):
+            waits.append(duration)
 
     def _init_session(self, session: Session) -> None:
         session.trust_env = False  # no proxies, no netrc: nothing leaves the process

@@ -1,22 +1,25 @@
-"""The Azure endpoint at the SDK boundary: a fake MLClient records the entities azure-ai-ml would send.
+"""The Azure endpoint with the real azure-ai-ml MLClient at the wire (tests/azure/wire.py).
 
-Nothing here reaches Azure: the fake stands in for ``MLClient.online_endpoints`` and
-``online_deployments``; the entity objects are the real azure-ai-ml classes loaded from the
-repository's YAML, and the metric responses have the Azure Monitor REST shape.
+Only the network is replaced: the SDK loads the repository's endpoint YAMLs, uploads the scoring
+code, resolves references and polls long-running operations against a workspace that checks
+every request body against the REST API's schema. Metric responses have the Azure Monitor REST shape.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
-from azure.core.exceptions import ResourceNotFoundError
 from rollout_helpers import MemoryRegistry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "azure"))
+
+from wire import WS_ID, Workspace
 
 from ctloop.rollout.azure_endpoint import AzureEndpoint, parse_metrics
 from ctloop.rollout.controller import Controller
@@ -25,74 +28,54 @@ from ctloop.rollout.jsonfile import write_json
 from ctloop.rollout.policy import load_rollout_policy
 from ctloop.rollout.registry_adapter import RolloutRegistry
 
-ARM = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
-
-
-class Poller:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def result(self) -> Any:
-        return self.value
-
-
-class FakeEndpoints:
-    def __init__(self, calls: list[tuple[str, Any]]) -> None:
-        self.calls = calls
-        self.stored: dict[str, ManagedOnlineEndpoint] = {}
-
-    def get(self, name: str) -> ManagedOnlineEndpoint:
-        if name not in self.stored:
-            raise ResourceNotFoundError(f"endpoint {name} not found")
-        return copy.deepcopy(self.stored[name])
-
-    def begin_create_or_update(self, endpoint: ManagedOnlineEndpoint) -> Poller:
-        self.calls.append(("endpoint", copy.deepcopy(endpoint)))
-        # what the service fills in on the answer (read-only properties on the entity)
-        endpoint._id = f"{ARM}/onlineEndpoints/{endpoint.name}"
-        endpoint._scoring_uri = f"https://{endpoint.name}.westeurope.inference.ml.azure.com/score"
-        self.stored[endpoint.name] = copy.deepcopy(endpoint)
-        return Poller(endpoint)
-
-    def get_keys(self, name: str) -> Any:
-        return SimpleNamespace(primary_key="primary-key", secondary_key="secondary-key")
-
-
-class FakeDeployments:
-    def __init__(self, calls: list[tuple[str, Any]]) -> None:
-        self.calls = calls
-        self.stored: dict[str, ManagedOnlineDeployment] = {}
-
-    def begin_create_or_update(self, deployment: ManagedOnlineDeployment) -> Poller:
-        self.calls.append(("deployment", copy.deepcopy(deployment)))
-        deployment._provisioning_state = "Succeeded"  # set by the service
-        self.stored[deployment.name] = deployment
-        return Poller(deployment)
-
-    def list(self, endpoint_name: str) -> list[ManagedOnlineDeployment]:
-        return [d for d in self.stored.values() if d.endpoint_name == endpoint_name]
-
-    def begin_delete(self, name: str, endpoint_name: str) -> Poller:
-        self.calls.append(("delete", (name, endpoint_name)))
-        self.stored.pop(name)
-        return Poller(None)
-
-
-class FakeMLClient:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.online_endpoints = FakeEndpoints(self.calls)
-        self.online_deployments = FakeDeployments(self.calls)
-
-    def of(self, kind: str) -> list[Any]:
-        return [value for k, value in self.calls if k == kind]
+ARM = WS_ID
 
 
 @pytest.fixture
-def azure(repo_root: Path) -> tuple[AzureEndpoint, FakeMLClient]:
-    client = FakeMLClient()
+def endpoints_dir(repo_root: Path, tmp_path: Path) -> Path:
+    """The repository's endpoint YAMLs beside a code folder holding only the scoring script."""
+    folder = tmp_path / "pipelines" / "endpoints"
+    shutil.copytree(repo_root / "pipelines" / "endpoints", folder)
+    score = tmp_path / "src" / "ctloop" / "serving" / "score.py"
+    score.parent.mkdir(parents=True)
+    shutil.copy(repo_root / "src" / "ctloop" / "serving" / "score.py", score)
+    return folder
+
+
+@pytest.fixture
+def wire_ws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    ws = Workspace()
+    ws.route_storage(monkeypatch)
+    ws.seed(
+        "environments",
+        "ctloop-serve",
+        "1",
+        {"image": "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py311-cpu-inference", "osType": "Linux"},
+    )
+    for version in ("2", "3"):
+        ws.seed(
+            "models",
+            "rainfall-classifier",
+            version,
+            {"modelType": "mlflow_model", "modelUri": f"azureml://jobs/j{version}/outputs/model"},
+        )
+    yield ws
+    assert not ws.unrouted, [f"{r.method} {r.url}" for r in ws.unrouted]
+    assert ws.violations == []
+
+
+@pytest.fixture
+def azure(repo_root: Path, endpoints_dir: Path, wire_ws: Workspace) -> tuple[AzureEndpoint, Workspace]:
     policy = load_rollout_policy(repo_root / "policies")
-    return AzureEndpoint(client, policy, repo_root / "pipelines" / "endpoints"), client
+    return AzureEndpoint(wire_ws.client(), policy, endpoints_dir), wire_ws
+
+
+def _bodies(ws: Workspace, method: str, contains: str) -> list[dict[str, Any]]:
+    return [r.json for r in ws.sent(method, contains) if r.json is not None]
+
+
+def _endpoint_puts(ws: Workspace) -> list[dict[str, Any]]:
+    return [r.json for r in ws.sent("PUT") if r.path.endswith("/onlineEndpoints/ctloop-rainfall")]
 
 
 def _deploy(endpoint: AzureEndpoint, slot: str, version: str) -> None:
@@ -100,48 +83,54 @@ def _deploy(endpoint: AzureEndpoint, slot: str, version: str) -> None:
 
 
 def test_a_deployment_is_the_slot_yaml_with_the_version_and_serving_policy(azure: Any) -> None:
-    endpoint, client = azure
+    endpoint, ws = azure
     _deploy(endpoint, "green", "3")
-    created = client.of("endpoint")
-    assert len(created) == 1 and isinstance(created[0], ManagedOnlineEndpoint)
-    assert created[0].name == "ctloop-rainfall" and created[0].auth_mode == "key"
-    (dep,) = client.of("deployment")
-    assert isinstance(dep, ManagedOnlineDeployment)
-    assert (dep.name, dep.endpoint_name, dep.model) == (
-        "green",
-        "ctloop-rainfall",
-        "azureml:rainfall-classifier:3",
-    )
-    assert (dep.instance_type, dep.instance_count) == ("Standard_DS3_v2", 2)
-    assert dep.code_configuration.scoring_script == "ctloop/serving/score.py"
-    assert dep.environment == "azureml:ctloop-serve:1" or str(dep.environment).endswith("ctloop-serve:1")
-    env = dep.environment_variables
+    (created,) = _endpoint_puts(ws)
+    assert created["properties"]["authMode"] == "Key" and created["location"]
+    (dep,) = _bodies(ws, "PUT", "/deployments/green")
+    props = dep["properties"]
+    assert props["endpointComputeType"] == "Managed" and dep["sku"]["capacity"] == 2
+    assert props["instanceType"] == "Standard_DS3_v2"
+    assert props["model"] == f"{WS_ID}/models/rainfall-classifier/versions/3"
+    assert props["environmentId"] == f"{WS_ID}/environments/ctloop-serve/versions/1"
+    assert props["codeConfiguration"]["scoringScript"] == "ctloop/serving/score.py"
+    assert props["codeConfiguration"]["codeId"].startswith(f"{WS_ID}/codes/")
+    env = props["environmentVariables"]
     assert env["CTLOOP_MODEL_VERSION"] == "3" and env["CTLOOP_DEPLOYMENT"] == "green"
     assert json.loads(env["CTLOOP_SERVING_POLICY"]) == endpoint.policy.serving
     assert env["OMP_NUM_THREADS"] == "1"
-    assert dep.request_settings.request_timeout_ms == endpoint.policy.serving["scoring_timeout_ms"]
-    assert dep.liveness_probe.period and dep.readiness_probe.failure_threshold
-    assert set(dep.data_collector.collections) == {"request", "response"}
+    timeout_ms = endpoint.policy.serving["scoring_timeout_ms"]
+    assert props["requestSettings"]["requestTimeout"] == f"PT{timeout_ms / 1000:g}S"
+    assert props["livenessProbe"]["period"] and props["readinessProbe"]["failureThreshold"]
+    assert set(props["dataCollector"]["collections"]) == {
+        "request",
+        "response",
+        "model_inputs",
+        "model_outputs",
+    }
+    # The scoring script went up as a code snapshot before the deployment named it.
+    assert any(path.endswith("ctloop/serving/score.py") for path in ws.blobs)
     _deploy(endpoint, "blue", "2")
-    assert len(client.of("endpoint")) == 1  # the endpoint is created once
-    assert endpoint.deployments()["blue"].model_version == "2"
+    assert len(_endpoint_puts(ws)) == 1  # the endpoint is created once
+    info = endpoint.deployments()
+    assert info["blue"].model_version == "2" and info["blue"].healthy
+    assert info["blue"].detail["provisioning_state"] == "Succeeded"
+    # Each create was a long-running operation the SDK polled to the end.
+    assert len(ws.sent("GET", "/mfeOperationsStatus/")) >= 6
 
 
 def test_traffic_and_mirror_are_written_on_the_endpoint_entity(azure: Any) -> None:
-    endpoint, client = azure
+    endpoint, ws = azure
     _deploy(endpoint, "blue", "2")
     _deploy(endpoint, "green", "3")
     endpoint.set_traffic({"blue": 100})
     endpoint.set_mirror({"green": 20})
     endpoint.set_traffic({"blue": 90, "green": 10})
-    written = client.of("endpoint")[1:]
-    assert [e.traffic for e in written] == [
-        {"blue": 100, "green": 0},
-        {"blue": 100, "green": 0},
-        {"blue": 90, "green": 10},
-    ]
-    assert written[1].mirror_traffic == {"green": 20}
-    assert written[2].mirror_traffic == {}  # green takes live traffic now: mirroring it stops
+    written = [b["properties"] for b in _endpoint_puts(ws)[1:]]
+    # azure-ai-ml leaves 0% entries out of the body: the service reads them as 0.
+    assert [w["traffic"] for w in written] == [{"blue": 100}, {"blue": 100}, {"blue": 90, "green": 10}]
+    assert written[1]["mirrorTraffic"] == {"green": 20}
+    assert not written[2].get("mirrorTraffic")  # green takes live traffic now: mirroring it stops
     assert endpoint.traffic() == {"blue": 90, "green": 10} and endpoint.live_deployment() == "blue"
 
 
@@ -155,27 +144,45 @@ def test_traffic_and_mirror_are_written_on_the_endpoint_entity(azure: Any) -> No
     ],
 )
 def test_refused_changes_send_nothing(azure: Any, call: str, args: dict[str, int], reason: str) -> None:
-    endpoint, client = azure
+    endpoint, ws = azure
     _deploy(endpoint, "blue", "2")
     _deploy(endpoint, "green", "3")
     endpoint.set_traffic({"blue": 100})
-    before = len(client.calls)
+    before = ws.writes()
     with pytest.raises(EndpointError, match=reason):
         getattr(endpoint, call)(args)
-    assert len(client.calls) == before
+    assert ws.writes() == before
 
 
 def test_delete_only_a_deployment_without_traffic(azure: Any) -> None:
-    endpoint, client = azure
+    endpoint, ws = azure
     _deploy(endpoint, "blue", "2")
     _deploy(endpoint, "green", "3")
     endpoint.set_traffic({"blue": 100})
     with pytest.raises(EndpointError, match="takes 100% of traffic"):
         endpoint.delete_deployment("blue")
     endpoint.delete_deployment("green")
-    assert client.of("delete") == [("green", "ctloop-rainfall")]
+    assert [w for w in ws.writes() if w.startswith("DELETE")] == [
+        "DELETE /onlineEndpoints/ctloop-rainfall/deployments/green"
+    ]
+    assert set(endpoint.deployments()) == {"blue"}
     target = endpoint.scoring_target()
-    assert target.url.endswith("/score") and target.headers == {"Authorization": "Bearer primary-key"}
+    assert target.url == "https://ctloop-rainfall.westeurope.inference.ml.azure.com/score"
+    assert target.headers == {"Authorization": "Bearer primary-key"}
+    assert ws.sent("POST", "/onlineEndpoints/ctloop-rainfall/listKeys")
+
+
+def test_traffic_to_a_missing_deployment_is_refused_by_the_service(azure: Any) -> None:
+    """What the service answers when a traffic map names no deployment, through the SDK."""
+    from azure.core.exceptions import HttpResponseError
+
+    endpoint, ws = azure
+    _deploy(endpoint, "blue", "2")
+    entity = endpoint.ml_client.online_endpoints.get(name="ctloop-rainfall")
+    entity.traffic = {"blue": 50, "ghost": 50}
+    with pytest.raises(HttpResponseError, match="traffic names deployments that do not exist"):
+        endpoint.ml_client.online_endpoints.begin_create_or_update(entity).result()
+    assert ws.endpoints["ctloop-rainfall"]["properties"].get("traffic") in (None, {}, {"blue": 0})
 
 
 def _series(deployment: str, values: list[float], field: str = "total", **dims: str) -> dict[str, Any]:
@@ -233,7 +240,7 @@ def test_metrics_from_azure_monitor_responses(azure: Any) -> None:
 
 
 def test_an_interrupted_azure_rollout_rolls_back_through_the_sdk(azure: Any, tmp_path: Path) -> None:
-    endpoint, client = azure
+    endpoint, ws = azure
     _deploy(endpoint, "blue", "2")
     _deploy(endpoint, "green", "3")
     endpoint.set_traffic({"blue": 50, "green": 50})  # where a killed controller left it
@@ -263,14 +270,16 @@ def test_an_interrupted_azure_rollout_rolls_back_through_the_sdk(azure: Any, tmp
     )
     state = controller.rollback("alert fired")
     assert state["stage"] == "rolled_back"
-    assert client.of("endpoint")[-1].traffic == {"blue": 100, "green": 0}
-    assert client.of("delete") == [("green", "ctloop-rainfall")]
+    assert _endpoint_puts(ws)[-1]["properties"]["traffic"] == {"blue": 100}
+    assert [w for w in ws.writes() if w.startswith("DELETE")] == [
+        "DELETE /onlineEndpoints/ctloop-rainfall/deployments/green"
+    ]
     assert set(endpoint.deployments()) == {"blue"}
     assert registry.versions["3"].tags["ctloop.rejected_reason"] == "alert fired"
 
 
 def test_the_stack_endpoint_name_wins_over_endpoint_yml(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoints_dir: Path, wire_ws: Workspace
 ) -> None:
     """Infra derives one endpoint name per stack (names are unique per region); the rollout uses it."""
     from ctloop.rollout.azure_endpoint import configured_endpoint_name
@@ -287,8 +296,8 @@ def test_the_stack_endpoint_name_wins_over_endpoint_yml(
     monkeypatch.setenv("AZUREML_ENDPOINT_NAME", "from-env")
     assert configured_endpoint_name(config) == "from-env"
 
-    client = FakeMLClient()
     policy = load_rollout_policy(repo_root / "policies")
-    endpoint = AzureEndpoint(client, policy, repo_root / "pipelines" / "endpoints", name="ctloop-prod-ab12cd")
+    endpoint = AzureEndpoint(wire_ws.client(), policy, endpoints_dir, name="ctloop-prod-ab12cd")
     endpoint.ensure_endpoint()
-    assert set(client.online_endpoints.stored) == {"ctloop-prod-ab12cd"}
+    assert set(wire_ws.endpoints) == {"ctloop-prod-ab12cd"}
+    assert wire_ws.writes()[0] == "PUT /onlineEndpoints/ctloop-prod-ab12cd"

@@ -176,13 +176,15 @@ class AzureEndpoint(Endpoint):
         out = {}
         for d in self.ml_client.online_deployments.list(endpoint_name=self.name):
             name, version = _model_version(d.model)
+            state = getattr(d, "provisioning_state", None)
+            state = str(getattr(state, "value", state) or "")  # azure-ai-ml returns an enum
             out[d.name] = DeploymentInfo(
                 name=d.name,
                 model_name=name,
                 model_version=(d.environment_variables or {}).get("CTLOOP_MODEL_VERSION", version),
-                healthy=str(getattr(d, "provisioning_state", "")).lower() == "succeeded",
+                healthy=state.lower() == "succeeded",
                 detail={
-                    "provisioning_state": getattr(d, "provisioning_state", None),
+                    "provisioning_state": state or None,
                     "instance_type": d.instance_type,
                 },
             )
