@@ -291,17 +291,13 @@ def configured_endpoint_name(config_dir: str | Path = ".azureml") -> str | None:
         return None
 
 
-def ml_client_from_environment() -> Any:
-    """An MLClient (DefaultAzureCredential) for the workspace named by ``AZURE_SUBSCRIPTION_ID``,
-    ``AZURE_RESOURCE_GROUP`` and ``AZUREML_WORKSPACE_NAME``, else by the workspace's ``config.json``."""
-    from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
+def ml_client_from_environment(root: str | Path | None = None, stack: str | None = None) -> Any:
+    """An MLClient for the workspace this runs against: inside an Azure ML job the job's own
+    workspace and managed identity (``AZUREML_ARM_*``, ``DEFAULT_IDENTITY_CLIENT_ID``), else the
+    stack's ``.azureml/config.json`` with DefaultAzureCredential (see ``ctloop.azure.workspace``)."""
+    from ctloop.azure.workspace import ml_client
 
-    credential = DefaultAzureCredential()
-    keys = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
-    if all(os.environ.get(k) for k in keys):
-        return MLClient(credential, *(os.environ[k] for k in keys))
-    return MLClient.from_config(credential=credential)
+    return ml_client(Path(root or Path.cwd()), stack or os.environ.get("CTLOOP_STACK", "dev"))
 
 
 def open_azure_endpoint(policy: RolloutPolicy, endpoints_dir: str | Path) -> AzureEndpoint:
