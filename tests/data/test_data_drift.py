@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -254,3 +255,98 @@ def test_real_rainfall_drift_is_flagged_where_documented(rainfall, data_policy):
     first, second = early.iloc[::2], early.iloc[1::2]
     quiet = drift.feature_table(first, second, features, bins=data_policy["drift"]["bins"])
     assert drift.flags(quiet, data_policy["drift"]["warn"]) == []
+
+
+# --- tied values, Azure ML's definitions, one drifted feature ------------------------------------
+
+#: Seven tied values whose textbook interpolation ``v * (1 - f) + v * f`` at the deciles (f = 0.2,
+#: 0.8) lands one ulp below ``v``.
+TIED = -48.487744897678844
+
+
+def test_quantile_edges_return_the_tied_value_exactly():
+    x = np.full(7, TIED)
+    pos = np.arange(1, 10) / 10 * (x.size - 1)
+    frac = pos - np.floor(pos)
+    assert (x[0] * (1 - frac) + x[0] * frac < TIED).any()  # the trap the edges must avoid
+    edges = drift.quantile_edges(x, 10)
+    assert edges.tolist() == [TIED]
+    assert drift.bin_counts(x, edges).tolist() == [7, 0]  # every tied row in one bin
+
+
+def test_quantile_edges_stay_between_their_order_statistics(rng):
+    x = np.sort(np.concatenate([np.full(50, TIED), rng.normal(size=50)]))
+    edges = drift.quantile_edges(x, 10)
+    assert edges.min() >= x[0] and edges.max() <= x[-1]
+    assert TIED in edges.tolist()
+
+
+def test_azure_definitions_match_a_hand_computed_case():
+    ref, cur = [0.0, 1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]
+    # ceil(log2(4) + 1) = 3 equal-width bins over [0, 5]: ref counts [2, 2, 0], current [0, 2, 2]
+    assert drift.azure_bin_count(4, 4) == 3
+    r, c = drift.azure_histograms(np.array(ref), np.array(cur))
+    assert r.tolist() == [2, 2, 0] and c.tolist() == [0, 2, 2]
+    # (count + 1) / n: p = [.75, .75, .25], q = [.25, .75, .75]; PSI = 2 * 0.5 * ln 3
+    assert drift.azure_psi(ref, cur) == pytest.approx(math.log(3))
+    # unsmoothed, base 2: m = [.25, .5, .25], each KL = 0.5 bit, JS divergence 0.5
+    assert drift.azure_jensen_shannon(ref, cur) == pytest.approx(math.sqrt(0.5))
+    assert drift.azure_bin_count(100, 1000) == 8  # ceil(6.64 + 1)
+    table = drift.feature_table(pd.DataFrame({"a": ref}), pd.DataFrame({"a": cur}), ["a"], bins=2)
+    assert table.loc[0, "azure_psi"] == pytest.approx(math.log(3))
+
+
+def test_azure_bins_see_out_of_range_values_the_quantile_form_saturates(rng):
+    ref = rng.normal(size=2000)
+    far, farther = rng.normal(size=2000) + 10, rng.normal(size=2000) + 20
+    # quantile bins: everything beyond the reference lands in the last open bin either way
+    assert drift.numerical_drift(ref, far, bins=10)["jensen_shannon"] == pytest.approx(
+        drift.numerical_drift(ref, farther, bins=10)["jensen_shannon"]
+    )
+    assert drift.azure_jensen_shannon(ref, far) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_importance_weighting_catches_one_drifted_feature_of_twenty(rng):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ctloop import metrics
+    from ctloop.monitor.settings import MonitorSettings
+    from ctloop.monitor.window import Reference, data_drift
+
+    features = [f"x{i}" for i in range(20)]
+    ref = pd.DataFrame(rng.normal(size=(2000, 20)), columns=features)
+    y = (ref["x0"] + 0.2 * rng.normal(size=2000) > 0).astype(int).to_numpy()
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(ref, y)
+    importance = metrics.permutation_importance(
+        lambda x: model.predict_proba(x)[:, 1], ref, y, features, seed=0
+    )
+    assert max(importance, key=importance.get) == "x0" and importance["x0"] > 0.8
+    current = pd.DataFrame(rng.normal(size=(400, 20)), columns=features)
+    current["x0"] += 5  # one feature of twenty, five standard deviations
+    reference = Reference("1", ref, model.predict_proba(ref)[:, 1], features, importance)
+    settings = MonitorSettings(
+        "roc_auc", 24, 365, 100, 365, 100, 10, "mean", "jensen_shannon", 0.1, 10, 500, "importance"
+    )
+    weighted = data_drift(current, reference, settings)["drift_score"]
+    uniform = data_drift(current, reference, replace(settings, drift_weights="uniform"))["drift_score"]
+    threshold = 0.3  # policies/retraining.yml triggers.drift.threshold
+    assert weighted >= threshold > uniform
+    calm = data_drift(pd.DataFrame(rng.normal(size=(400, 20)), columns=features), reference, settings)
+    assert calm["drift_score"] < threshold
+
+
+def test_monitor_compares_categorical_features_as_categories(rng):
+    from ctloop.monitor.settings import MonitorSettings
+    from ctloop.monitor.window import Reference, data_drift
+
+    # codes 0..19 become the even codes only: as numbers, every decile bin keeps its share
+    ref = pd.DataFrame({"code": rng.integers(0, 20, 2000), "x": rng.normal(size=2000)})
+    cur = pd.DataFrame({"code": 2 * rng.integers(0, 10, 500), "x": rng.normal(size=500)})
+    settings = MonitorSettings(
+        "roc_auc", 24, 365, 100, 365, 100, 10, "mean", "jensen_shannon", 0.1, 10, 500, "uniform", ("code",)
+    )
+    reference = Reference("1", ref, np.zeros(2000), ["code", "x"])
+    out = data_drift(cur, reference, settings)
+    assert out["drift_features"]["code"] > 0.5  # half the categories vanished
+    numeric = data_drift(cur, reference, replace(settings, categorical_features=()))
+    assert numeric["drift_features"]["code"] < 0.2  # binned as numbers the change is invisible
