@@ -277,6 +277,8 @@ class Workspace:
             f"{kind}/versions",
             {"provisioningState": "Succeeded", "tags": {}, "properties": {}, **properties},
         )
+        if kind == "models":
+            resource["properties"].setdefault("flavors", {})
         self.assets[(kind, name, version)] = resource
         return resource
 
@@ -424,6 +426,8 @@ class Workspace:
         props = {**body["properties"], "provisioningState": "Succeeded"}
         if kind == "environments" and "image" in props:
             props.setdefault("environmentType", "UserCreated")
+        if kind == "models":
+            props.setdefault("flavors", {})  # the service answers with the (possibly empty) map
         resource = self._resource(f"/{kind}/{name}/versions/{version}", version, f"{kind}/versions", props)
         self.assets[(kind, name, version)] = resource
         self.containers[(kind, name)] = self._resource(
