@@ -6,11 +6,14 @@ MLflow. Steps find their run through the environment (``MLFLOW_RUN_ID`` and frie
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ctloop import paths
@@ -43,6 +46,51 @@ class NullTracker:
         return None
 
 
+def schema_cache_dir() -> Path:
+    """Per-user cache of empty MLflow stores (``$XDG_CACHE_HOME/ctloop``, else ``~/.cache/ctloop``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ctloop"
+
+
+def seed_sqlite_store(db: Path) -> bool:
+    """Give a new SQLite store MLflow's schema by copying an empty store made once per MLflow version.
+
+    Creating the schema runs every alembic migration (seconds); a copy takes milliseconds. Returns
+    whether ``db`` was seeded (False when it already existed or the cache cannot be written).
+    """
+    if db.exists():
+        return False
+    from importlib.metadata import version
+
+    try:
+        cache = schema_cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        template = cache / f"mlflow-{version('mlflow-skinny')}-empty.db"
+        with (cache / ".mlflow-template.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not template.exists():
+                from mlflow.tracking import MlflowClient
+
+                partial = template.with_suffix(".partial")
+                partial.unlink(missing_ok=True)
+                uri = f"sqlite:///{partial}"
+                MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+                MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
+                os.replace(partial, template)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
+        shutil.copyfile(template, tmp)
+        try:
+            os.link(tmp, db)  # never replaces a store another process created meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+    except OSError:
+        return False
+
+
 class MlflowTracker(NullTracker):
     """Tracking in the local SQLite store (``ctloop.paths.tracking_uri()``)."""
 
@@ -58,6 +106,7 @@ class MlflowTracker(NullTracker):
         self.uri = paths.tracking_uri()
         if self.uri.startswith("sqlite:///"):
             paths.registry_dir().mkdir(parents=True, exist_ok=True)
+            seed_sqlite_store(Path(self.uri.removeprefix("sqlite:///")))
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         self.experiment_id = ""
         self.parent_id = ""
