@@ -25,7 +25,7 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +36,7 @@ from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-ctloop-dev"
@@ -98,8 +99,11 @@ class Request:
 
     method: str
     url: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
+
+    def __post_init__(self) -> None:
+        self.headers = CaseInsensitiveDict(self.headers)  # HTTP header names ignore case
 
     @property
     def host(self) -> str:
@@ -218,6 +222,7 @@ class Workspace:
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        self.metrics: dict[str, dict[str, Any]] = {}  # Azure Monitor answers, by ``metricnames``
         self.blobs: dict[str, bytes] = {}
         self.blob_metadata: dict[str, dict[str, str]] = {}
         self.sas_issued: list[str] = []
@@ -331,6 +336,18 @@ class Workspace:
             location=REGION,
             sku={"name": "Default", "capacity": 1},
         )
+
+    def httpx_client(self) -> Any:
+        """An ``httpx.Client`` whose network is this workspace (httpx's own MockTransport)."""
+        import httpx
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            seen = Request(request.method, str(request.url), dict(request.headers), request.read())
+            reply = self(seen)
+            body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            return httpx.Response(reply.status, headers=reply.headers, content=body)
+
+        return httpx.Client(transport=httpx.MockTransport(handle))
 
     def sent(self, method: str | None = None, contains: str = "") -> list[Request]:
         """Recorded requests, filtered by method and a substring of the path."""
@@ -687,6 +704,20 @@ class Workspace:
     def _list_endpoints(self, request: Request, m: re.Match[str]) -> Reply:
         return Reply(200, {"value": list(self.endpoints.values())})
 
+    def _monitor_metrics(self, request: Request, m: re.Match[str]) -> Reply:
+        """Azure Monitor ``Metrics_List`` on an endpoint: the answer set for these metric names."""
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return arm_error(401, "AuthenticationFailed", "no bearer token")
+        if m["name"] not in self.endpoints:
+            return not_found(f"online endpoint {m['name']}")
+        names = request.query.get("metricnames", "")
+        answer = self.metrics.get(names)
+        if answer is None:
+            return arm_error(400, "BadRequest", f"Failed to find metric configuration for {names}")
+        return Reply(
+            200, {"cost": 0, "timespan": request.query.get("timespan"), "interval": "PT1M", **answer}
+        )
+
     def _keys(self, request: Request, m: re.Match[str]) -> Reply:
         if m["name"] not in self.endpoints:
             return not_found(f"online endpoint {m['name']}")
@@ -811,6 +842,7 @@ class Workspace:
         r("PUT", f"/onlineEndpoints/{name}", self._put_endpoint)
         r("GET", f"/onlineEndpoints/{name}", self._get_endpoint)
         r("POST", f"/onlineEndpoints/{name}/listKeys", self._keys)
+        r("GET", f"/onlineEndpoints/{name}/providers/Microsoft.Insights/metrics", self._monitor_metrics)
         dep = r"/onlineEndpoints/(?P<endpoint>[^/]+)/deployments"
         r("GET", dep, self._list_deployments)
         r("PUT", f"{dep}/{name}", self._put_deployment)

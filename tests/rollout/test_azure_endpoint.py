@@ -19,9 +19,9 @@ from rollout_helpers import MemoryRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "azure"))
 
-from wire import WS_ID, Workspace
+from wire import WS_ID, StaticTokenCredential, Workspace
 
-from ctloop.rollout.azure_endpoint import AzureEndpoint, parse_metrics
+from ctloop.rollout.azure_endpoint import AzureEndpoint, parse_metrics, rest_metrics_query
 from ctloop.rollout.controller import Controller
 from ctloop.rollout.endpoint import DeploymentSpec, EndpointError
 from ctloop.rollout.jsonfile import write_json
@@ -195,7 +195,7 @@ def _series(deployment: str, values: list[float], field: str = "total", **dims: 
 
 
 def test_metrics_from_azure_monitor_responses(azure: Any) -> None:
-    endpoint, _ = azure
+    endpoint, ws = azure
     _deploy(endpoint, "blue", "2")
     requests = {
         "value": [
@@ -219,18 +219,26 @@ def test_metrics_from_azure_monitor_responses(azure: Any) -> None:
             },
         ]
     }
-    queries: list[tuple[str, dict[str, str]]] = []
-
-    def query(resource: str, params: dict[str, str]) -> dict[str, Any]:
-        queries.append((resource, params))
-        return requests if params["metricnames"] == "RequestsPerMinute" else latency
-
-    endpoint.metrics_query = query
+    ws.metrics = {
+        "RequestsPerMinute": requests,
+        "RequestLatency_P50,RequestLatency_P95,RequestLatency_P99": latency,
+    }
+    credential = StaticTokenCredential()
+    endpoint.metrics_query = rest_metrics_query(credential, ws.httpx_client())
     metrics = endpoint.metrics(since=1_767_225_600.0)
-    assert queries[0][0] == f"{ARM}/onlineEndpoints/ctloop-rainfall"
-    assert queries[0][1]["$filter"] == "deployment eq '*' and statusCodeClass eq '*'"
-    assert queries[0][1]["timespan"].startswith("2026-01-01T00:00:00Z/")
-    assert queries[1][1]["metricnames"] == "RequestLatency_P50,RequestLatency_P95,RequestLatency_P99"
+    queries = ws.sent("GET", "/providers/Microsoft.Insights/metrics")
+    assert [q.path for q in queries] == [
+        f"{ARM}/onlineEndpoints/ctloop-rainfall/providers/Microsoft.Insights/metrics"
+    ] * 2
+    first, second = queries[0].query, queries[1].query
+    assert first["api-version"] == "2023-10-01" and first["interval"] == "PT1M"
+    assert first["$filter"] == "deployment eq '*' and statusCodeClass eq '*'"
+    assert first["aggregation"] == "Total,Average"
+    assert first["timespan"].startswith("2026-01-01T00:00:00Z/")
+    assert second["metricnames"] == "RequestLatency_P50,RequestLatency_P95,RequestLatency_P99"
+    assert queries[0].headers["Authorization"] == "Bearer " + credential.token_for(
+        "https://management.azure.com/.default"
+    )
     blue, green = metrics["blue"], metrics["green"]
     assert (blue.requests, blue.errors, blue.client_errors) == (126, 1, 5)
     assert (blue.p50_ms, blue.p95_ms, blue.p99_ms) == (7, None, 90)

@@ -6,7 +6,7 @@ variables; traffic and mirrored traffic are ``endpoint.traffic`` / ``endpoint.mi
 written with ``online_endpoints.begin_create_or_update``. Metrics come from Azure Monitor
 (``RequestsPerMinute`` by deployment and status class, ``RequestLatency_P50/P95/P99`` by deployment)
 through a query callable that returns the Azure Monitor REST ``metrics`` JSON, so reading is
-testable offline; :func:`rest_metrics_query` is the real callable (not exercised offline).
+testable offline; :func:`rest_metrics_query` is the real callable (tested over httpx's mock transport).
 """
 
 from __future__ import annotations
@@ -118,19 +118,21 @@ def parse_metrics(
     return out
 
 
-def rest_metrics_query(credential: Any) -> MetricsQuery:
-    """A MetricsQuery on the Azure Monitor REST API (``{resource}/providers/Microsoft.Insights/metrics``)."""
+def rest_metrics_query(credential: Any, http: Any = None) -> MetricsQuery:
+    """A MetricsQuery on the Azure Monitor REST API (``{resource}/providers/Microsoft.Insights/metrics``).
+
+    ``http`` is an ``httpx.Client`` (a fresh one per query when None)."""
     import httpx
 
     def query(resource_id: str, params: dict[str, str]) -> Mapping[str, Any]:
         token = credential.get_token("https://management.azure.com/.default").token
         url = f"https://management.azure.com{resource_id}/providers/Microsoft.Insights/metrics"
-        resp = httpx.get(
-            url,
-            params={**params, "api-version": MONITOR_API_VERSION},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        )
+        request = {
+            "params": {**params, "api-version": MONITOR_API_VERSION},
+            "headers": {"Authorization": f"Bearer {token}"},
+            "timeout": 60,
+        }
+        resp = http.get(url, **request) if http is not None else httpx.get(url, **request)
         resp.raise_for_status()
         return resp.json()
 
