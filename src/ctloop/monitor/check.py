@@ -96,7 +96,7 @@ def gather(
     served = [  # windows since the champion last won the gate (promotion or confirmation)
         w
         for w in windows
-        if w.champion_version == champion.version
+        if w.model_version == champion.version
         and (promoted is None or utc(w.window_start) >= promoted)
         and w.metrics.get(f"{_PRIMARY}_se") is not None
     ][: max(baseline_windows, 1)]
