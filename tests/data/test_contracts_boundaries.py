@@ -286,6 +286,15 @@ def test_a_batch_is_judged_by_the_batch_shares_and_names_its_file() -> None:
         ("label", "rain", "2021-01.csv"),
     }
     assert all(v.line().startswith("2021-01.csv: ") for v in found)
+    label = next(v for v in found if v.check == "label")
+    assert label.reason == "class 0 is 15.0% of labelled rows, below the 20.0% floor"
+
+
+def test_a_batch_without_its_label_column_is_named_not_a_crash() -> None:
+    found = contracts.check_batch(frame().drop(columns="rain"), batch_policy(), "nolabel.csv")
+    assert found == [
+        contracts.Violation("required_columns", "rain", "required column missing", batch="nolabel.csv")
+    ]
 
 
 def test_a_batch_with_few_labels_has_no_class_floor() -> None:
@@ -304,3 +313,7 @@ def test_run_contract_reports_every_check_in_order() -> None:
     result = contracts.run_contract(frame(), policy(label=LABEL_RULE))
     assert list(result) == list(contracts.CHECKS)
     assert all(found == [] for found in result.values())
+    with_batches = contracts.run_contract(frame(), policy(label=LABEL_RULE), [{"file": "b.csv", "rows": 0}])
+    assert with_batches["batches"] == [
+        contracts.Violation("batches", "b.csv", "batch holds no rows (header only)")
+    ]

@@ -118,11 +118,11 @@ def test_overall_max_takes_the_most_drifted_value_in_each_direction() -> None:
 
 def test_overall_score_refuses_unknown_methods_metrics_and_a_missing_threshold() -> None:
     frame = table({"a": 0.1})
-    with pytest.raises(ValueError, match="unknown overall drift method 'median'"):
+    with pytest.raises(ValueError, match=r"^unknown overall drift method 'median'; expected one of "):
         drift.overall_score(frame, "median", "jensen_shannon")
-    with pytest.raises(ValueError, match="unknown drift metric 'psi'"):
+    with pytest.raises(ValueError, match=r"^unknown drift metric 'psi'$"):
         drift.overall_score(frame, "max", "psi")
-    with pytest.raises(ValueError, match="needs a threshold"):
+    with pytest.raises(ValueError, match=r"^method 'share_drifted' needs a threshold$"):
         drift.overall_score(frame, "share_drifted", "jensen_shannon")
 
 

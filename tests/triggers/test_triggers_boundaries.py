@@ -220,6 +220,7 @@ def test_auc_standard_error_is_hanley_mcneil() -> None:
     var = (auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg)
     assert triggers.auc_standard_error(auc, pos, neg) == pytest.approx(var**0.5)
     assert triggers.auc_standard_error(1.0, 5, 5) == 0.0
+    assert triggers.auc_standard_error(0.5, 1, 1) == pytest.approx(0.5)  # one row of each class is enough
 
 
 @pytest.mark.parametrize(("auc", "pos", "neg"), [(0.8, 0, 10), (0.8, 10, 0), (float("nan"), 10, 10)])
@@ -241,6 +242,8 @@ def test_pooled_skips_unknown_and_zero_errors() -> None:
     assert mean == pytest.approx(0.8) and se == pytest.approx(0.1)
     assert triggers.pooled([0.8], [0.0]) == (None, None)
     assert triggers.pooled([], []) == (None, None)
+    with pytest.raises(ValueError):
+        triggers.pooled([0.8, 0.9], [0.1])  # one error per value, never a silent truncation
 
 
 def test_a_big_drop_within_noise_does_not_fire_and_says_its_z() -> None:
