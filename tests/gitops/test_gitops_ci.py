@@ -175,3 +175,14 @@ def test_cli_modules_import_azure_lazily() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_make_up_runs_without_a_prompt_only_when_asked() -> None:
+    def dry(*args: str) -> str:
+        done = subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    ci = dry("up", "STACK=staging", "YES=1")
+    assert "pulumi up --stack staging --policy-pack policies/infra" in ci and "--yes --non-interactive" in ci
+    assert "infra.scan --stack staging" in ci  # Checkov gates the apply
+    assert "--yes" not in dry("up", "STACK=staging")

@@ -84,6 +84,8 @@ _COMPLIANT: dict[str, dict[str, Any]] = {
         "location": "westeurope",
         "adminUserEnabled": False,
         "publicNetworkAccess": "Disabled",
+        "dataEndpointEnabled": True,
+        "policies": {"retentionPolicy": {"days": 30, "status": "enabled"}},
         "tags": _TAGS,
     },
     WORKSPACE: {

@@ -50,7 +50,7 @@ def test_dev_resources_would_be_blocked_under_prod_enforcement(stack_run, rules)
 def test_each_policy_file_holds_one_policy_named_after_it(rules):
     files = catalog.policy_files()
     assert [p.stem for p in files] == [r.name for r in rules]
-    assert len(rules) == 13
+    assert len(rules) == 15
     for path in files:
         assert re.fullmatch(r"(storage|keyvault|registry|workspace|compute|resource)-[a-z0-9-]+", path.stem)
 
@@ -78,7 +78,7 @@ def test_the_pack_stands_alone():
     """The pack imports nothing from the project: only its own folder on the path, in a fresh process."""
     code = (
         "import sys; sys.path[:0] = [sys.argv[1]]; from ctloop_policy import catalog;"
-        "assert len(catalog.load_policies()) == 13;"
+        "assert len(catalog.load_policies()) == 15;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('ctloop', 'infra'));"
         "assert not bad, bad"
     )
@@ -134,7 +134,7 @@ def test_the_pack_picks_its_environment_and_falls_back_to_the_strictest(environ,
 
 def test_importing_policies_never_builds_the_pack():
     with mock.patch.object(pulumi_policy, "PolicyPack", side_effect=AssertionError("PolicyPack built")):
-        assert len(catalog.load_policies()) == 13
+        assert len(catalog.load_policies()) == 15
 
 
 def test_the_pack_entry_point_builds_one_pack_with_levels_for_the_stack(monkeypatch):
@@ -148,7 +148,7 @@ def test_the_pack_entry_point_builds_one_pack_with_levels_for_the_stack(monkeypa
     assert pack["name"] == "ctloop-infra"
     assert pack["enforcement_level"] == EnforcementLevel.MANDATORY
     levels = {p.name: p.enforcement_level for p in pack["policies"]}
-    assert len(levels) == 13
+    assert len(levels) == 15
     assert levels["compute-gpu-max-nodes"] == EnforcementLevel.MANDATORY
 
 
