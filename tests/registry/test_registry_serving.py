@@ -90,3 +90,19 @@ def test_the_azure_store_keeps_the_same_pointers_in_model_tags(
     assert (azure.champion().version, azure.serving().version) == ("1", "1")
     tags = azure._client.get_registered_model("azure-model").tags
     assert tags[CHAMPION_TAG].startswith("1;") and tags[SERVING_TAG].startswith("1;")
+
+
+def test_deploy_catches_up_a_champion_that_does_not_serve(registry: LocalRegistry, model_dir: Path) -> None:
+    from ctloop.steps.deploy import pending_champion
+
+    assert pending_champion("never-registered") is None
+    for _ in range(2):
+        registry.register(model_dir, {})
+    assert registry.set_champion("1", None)
+    assert pending_champion(registry.name) == ("1", None)  # killed before its first rollout ended
+    registry.record_deployed("1")
+    assert pending_champion(registry.name) is None
+    assert registry.set_champion("2", "1")  # the run was killed after register moved the pointer
+    assert pending_champion(registry.name) == ("2", "1")
+    registry.mark_rejected("2", "canary failed")
+    assert pending_champion(registry.name) is None and registry.champion().version == "1"

@@ -7,7 +7,9 @@ Reads ``<registration>/registration.json`` (written by the register step). Field
 ``model_name`` (str) and ``version`` (str or int) always; ``promoted`` (bool, absent = false);
 optionally ``model_dir`` / ``model_uri`` / ``source``, used when one names an existing local
 model folder (else the version is fetched from the registry). When ``promoted`` is false the
-step records ``skipped: gate did not promote`` and exits 0. Otherwise it runs the blue/green
+step records ``skipped: gate did not promote`` and exits 0, unless the registry's champion does
+not serve yet (a run killed mid-rollout): then it rolls the champion out (``catch_up``).
+Otherwise it runs the blue/green
 rollout (``ctloop rollout start``, policies/rollout.yml) in a child process, so this step never
 imports the endpoint code itself, and writes ``<deployment>/deployment.json``: ``status``
 (``skipped`` | ``promoted`` | ``rolled_back`` | ``failed``), ``reason``, ``model_name``,
@@ -57,6 +59,29 @@ def read_registration(folder: Path) -> dict[str, Any]:
     if not isinstance(promoted, bool):
         raise ValueError(f"{path}: promoted: expected true or false, got {promoted!r}")
     return {"path": path, "model_name": name, "version": str(version), "promoted": promoted}
+
+
+def pending_champion(model_name: str) -> tuple[str, str | None] | None:
+    """(champion, serving) when the registry's champion does not serve yet, else None.
+
+    A run killed between register and the end of its rollout leaves the champion pointer on a
+    version nothing serves; the next run's deploy rolls that champion out (one truth: the champion
+    is what serves), whether or not its own gate promoted anything."""
+    try:
+        from ctloop.registry import STATUS_REJECTED, model_names, open_registry
+
+        if model_name not in model_names():  # reading creates nothing when there is no registry
+            return None
+        registry = open_registry(model_name)
+        champion, serving = registry.champion(), registry.serving()
+    except Exception as exc:  # no registry for this target: nothing to catch up
+        print(f"{STEP}: champion/serving not checked: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    if champion is None or champion.status == STATUS_REJECTED:
+        return None
+    if serving is not None and serving.version == champion.version:
+        return None
+    return champion.version, serving.version if serving is not None else None
 
 
 def _write(out: Path, result: dict[str, Any]) -> None:
@@ -119,9 +144,18 @@ def deploy(args: argparse.Namespace) -> int:
         return fail(STEP, [(file, rest)])
     base = {"model_name": reg["model_name"], "version": reg["version"]}
     if not reg["promoted"]:
-        _write(args.deployment, {**base, "status": "skipped", "reason": SKIPPED_REASON})
-        print(f"{STEP}: skipped: {SKIPPED_REASON} ({reg['model_name']} version {reg['version']})")
-        return 0
+        pending = pending_champion(reg["model_name"])
+        if pending is None:
+            _write(args.deployment, {**base, "status": "skipped", "reason": SKIPPED_REASON})
+            print(f"{STEP}: skipped: {SKIPPED_REASON} ({reg['model_name']} version {reg['version']})")
+            return 0
+        champion, serving = pending
+        print(f"{STEP}: champion {champion} does not serve (serving: {serving or 'none'}): rolling it out")
+        path = args.deployment / "champion-registration.json"
+        args.deployment.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"model_name": reg["model_name"], "version": champion, "promoted": True}))
+        reg = {**reg, "version": champion, "path": path}
+        base = {"model_name": reg["model_name"], "version": champion, "catch_up": True}
     result_file = args.deployment / "rollout.json"
     args.deployment.mkdir(parents=True, exist_ok=True)
     code = _rollout(args, reg["path"], result_file)
