@@ -213,3 +213,36 @@ def test_schedule_loader_problems_are_reported_offline(repo_copy: Path) -> None:
     [problem] = problems
     assert problem.rule_id == "schedule.schema" and problem.field == "create_job"
     assert "Unsupported job type 'CommandJob'" in problem.reason
+
+
+def test_schedule_apply_targets_the_stacks_endpoint_and_the_serving_slot(repo_copy: Path) -> None:
+    from unittest import mock
+
+    from azure.ai.ml.entities import ManagedOnlineEndpoint
+    from azure.ai.ml.operations import OnlineEndpointOperations, ScheduleOperations
+
+    from ctloop.gitops.commands import apply_schedules_for_stack
+
+    (repo_copy / ".azureml").mkdir(exist_ok=True)
+    (repo_copy / ".azureml/config.dev.json").write_text(
+        '{"subscription_id": "s", "resource_group": "rg", "workspace_name": "w",'
+        ' "endpoint_name": "ctloop-dev-k3x9qa"}'
+    )
+    client = mock.Mock(
+        schedules=mock.create_autospec(ScheduleOperations, instance=True),
+        online_endpoints=mock.create_autospec(OnlineEndpointOperations, instance=True),
+    )
+    client.online_endpoints.get.return_value = ManagedOnlineEndpoint(
+        name="ctloop-dev-k3x9qa", traffic={"blue": 0, "green": 100}
+    )
+    try:
+        code = apply_schedules_for_stack(repo_copy, ["pipelines/schedules/monitor.yml"], "dev", client=client)
+    finally:
+        (repo_copy / ".azureml/config.dev.json").unlink()
+    assert code == 0
+    client.online_endpoints.get.assert_called_once_with("ctloop-dev-k3x9qa")
+    [call] = client.schedules.begin_create_or_update.call_args_list
+    monitor = call.args[0].create_monitor
+    assert monitor.monitoring_target.endpoint_deployment_id == "azureml:ctloop-dev-k3x9qa:green"
+    performance = monitor.monitoring_signals["model_performance"].production_data
+    assert performance.input_data.path.removeprefix("azureml:") == "ctloop-dev-k3x9qa-green-model_outputs:1"

@@ -113,7 +113,7 @@ def apply_schedules_for_stack(
     from ctloop.azure.assets import AssetConflictError, register_assets
     from ctloop.azure.schedules import describe, load, schedule_files
     from ctloop.azure.workspace import AzureSetupError, ml_client
-    from ctloop.gitops.names import NamesError, bind_schedule, stack_endpoint
+    from ctloop.gitops.names import NamesError, bind_schedule, live_deployment, stack_endpoint
     from ctloop.gitops.validate import validate
 
     files = schedule_files(root, paths)
@@ -137,6 +137,9 @@ def apply_schedules_for_stack(
         return 0
     try:
         client = client or ml_client(root, stack)
+        if endpoint and any(vars(s).get("create_monitor") is not None for s in schedules):
+            serving = live_deployment(client, endpoint)  # blue and green take turns
+            schedules = [bind_schedule(s, root, stack, endpoint, serving) for s in schedules]
         if any(hasattr(getattr(s, "create_job", None), "jobs") for s in schedules):
             register_assets(client, root)
         for schedule in schedules:

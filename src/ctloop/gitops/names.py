@@ -310,31 +310,45 @@ def stack_endpoint(root: Path, stack: str) -> str | None:
         return None
 
 
-def bind_schedule(schedule: Any, root: Path, stack: str, endpoint: str | None) -> Any:
-    """Fill a loaded schedule for ``stack``: the job's ``stack`` input, and the logical endpoint
-    name (monitor target, collection assets) replaced by ``endpoint``."""
+def bind_schedule(
+    schedule: Any, root: Path, stack: str, endpoint: str | None, live_deployment: str | None = None
+) -> Any:
+    """Fill a loaded schedule for ``stack``: the job's ``stack`` input; in a monitor, the logical
+    endpoint name replaced by ``endpoint`` and, when given, the declared deployment by the one
+    that serves now (``live_deployment``: blue and green take turns), in the target and in the
+    collection assets (``<endpoint>-<deployment>-<collection>``)."""
     job = schedule.create_job if type(schedule).__name__ == "JobSchedule" else None
     inputs = getattr(job, "inputs", None)
     if inputs is not None and "stack" in inputs:
         job.inputs.stack = stack  # the SDK wraps the value as the input's data
     monitor = vars(schedule).get("create_monitor")
-    logical = logical_endpoint(root)
-    if monitor is None or not endpoint or not logical or endpoint == logical:
+    target = getattr(monitor, "monitoring_target", None)
+    deployment_id = getattr(target, "endpoint_deployment_id", None)
+    if not isinstance(deployment_id, str):
         return schedule
-    target = monitor.monitoring_target
-    if target is not None and isinstance(target.endpoint_deployment_id, str):
-        target.endpoint_deployment_id = target.endpoint_deployment_id.replace(
-            f"azureml:{logical}:", f"azureml:{endpoint}:"
-        )
+    old_endpoint, _, old_deployment = deployment_id.removeprefix("azureml:").partition(":")
+    new_endpoint = endpoint or old_endpoint
+    new_deployment = live_deployment or old_deployment
+    target.endpoint_deployment_id = f"azureml:{new_endpoint}:{new_deployment}"
+    old_prefix = f"{old_endpoint}-{old_deployment}-"
     for signal in (monitor.monitoring_signals or {}).values():
         for attr in ("production_data", "reference_data"):
             data = getattr(signal, attr, None)
             for item in data if isinstance(data, list) else [data]:
                 input_data = getattr(item, "input_data", None)
                 path = getattr(input_data, "path", None)
-                if isinstance(path, str) and path.startswith(f"azureml:{logical}-"):
-                    input_data.path = path.replace(f"azureml:{logical}-", f"azureml:{endpoint}-", 1)
+                bare = path.removeprefix("azureml:") if isinstance(path, str) else ""
+                if bare.startswith(old_prefix):  # the loader may keep or drop "azureml:"
+                    scheme = path[: len(path) - len(bare)]
+                    input_data.path = f"{scheme}{new_endpoint}-{new_deployment}-{bare[len(old_prefix) :]}"
     return schedule
+
+
+def live_deployment(client: Any, endpoint: str) -> str | None:
+    """The deployment that takes the most traffic on ``endpoint`` now (None when none does)."""
+    traffic = getattr(client.online_endpoints.get(endpoint), "traffic", None) or {}
+    serving = {name: int(share) for name, share in traffic.items() if int(share) > 0}
+    return max(serving, key=lambda name: serving[name]) if serving else None
 
 
 def stack_environment(root: Path, stack: str) -> dict[str, str]:
