@@ -65,7 +65,10 @@ def check_stack(stack: str, root: Path) -> Finding:
         cfg = load_stack_config(stack, root)
     except PolicyError as exc:
         return Finding(False, "stack config", str(exc))
-    return Finding(True, "stack config", f"Pulumi.{stack}.yaml valid ({cfg.environment}, {cfg.location})")
+    detail = f"Pulumi.{stack}.yaml valid ({cfg.environment}, {cfg.location}, network {cfg.network.mode})"
+    if not cfg.ci_principal:
+        detail += "; no ctloop:ci_principal: CI uploads of code and data will be refused (no blob data role)"
+    return Finding(True, "stack config", detail)
 
 
 def check_pulumi(which: Which) -> Finding:

@@ -111,6 +111,24 @@ def test_module_entry_point_exits_1_and_says_what_is_missing(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert "ok      stack config: Pulumi.staging.yaml valid (staging, westeurope)" in result.stdout
+    assert "ok      stack config: Pulumi.staging.yaml valid (staging, westeurope, network public)" in result.stdout
     assert "MISSING Pulumi CLI" in result.stdout and "MISSING Azure login" in result.stdout
     assert "not ready to run Pulumi for stack 'staging'" in result.stderr
+
+
+def test_capacity_is_checked_in_the_subscription_of_the_login():
+    from infra.preflight import Finding, subscription_of
+
+    az = Finding(True, "Azure login", "az CLI: Team Sub 11111111-2222-4333-8444-555555555555")
+    assert subscription_of({}, az) == "11111111-2222-4333-8444-555555555555"
+    assert subscription_of({"ARM_SUBSCRIPTION_ID": "abc"}, az) == "abc"
+    assert subscription_of({}, Finding(False, "Azure login", "missing")) is None
+
+
+def test_a_stack_without_a_ci_principal_says_uploads_will_be_refused(bin_dir):
+    found = by_what(preflight("staging", ROOT, environ={}))
+    assert found["stack config"].ok
+    assert "network public" in found["stack config"].detail
+    assert (
+        "no ctloop:ci_principal: CI uploads of code and data will be refused" in found["stack config"].detail
+    )
