@@ -111,7 +111,8 @@ def test_module_entry_point_exits_1_and_says_what_is_missing(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert "ok      stack config: Pulumi.staging.yaml valid (staging, westeurope, network public)" in result.stdout
+    expected = "ok      stack config: Pulumi.staging.yaml valid (staging, westeurope, network public)"
+    assert expected in result.stdout
     assert "MISSING Pulumi CLI" in result.stdout and "MISSING Azure login" in result.stdout
     assert "not ready to run Pulumi for stack 'staging'" in result.stderr
 
