@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +128,12 @@ def test_a_good_challenger_rolls_out_to_100_percent(bed: Bed, built: dict[str, A
         )
     )
     url = bed.endpoint.scoring_target().url
-    with Watcher(url, one_row_body(bed.rows)) as watcher:
-        state = bed.controller(mirror_policy).start(bed.version("2", built["models"]["v2"]))
+    row = {k: float(v) for k, v in bed.rows[list(RAINFALL_FEATURES)].iloc[0].items()}
+    overflowing = json.dumps({"data": [{**row, RAINFALL_FEATURES[0]: int("9" * 400)}]}).encode()
+    controller = bed.controller(mirror_policy)
+    with Watcher(url, one_row_body(bed.rows)) as watcher, Watcher(url, overflowing) as bad:
+        before_canary = _mark_at(controller, watcher, ": canary (")
+        state = controller.start(bed.version("2", built["models"]["v2"]))
     new = state["new"]
     assert state["stage"] == "promoted", state.get("reason")
     assert new != old and state["old"] == old
@@ -148,7 +151,27 @@ def test_a_good_challenger_rolls_out_to_100_percent(bed: Bed, built: dict[str, A
     # users never saw an error; the new slot answered them only from the first canary step on
     assert watcher.errors() == []
     assert set(watcher.by_deployment()) == {old, new}
-    assert all(s.time >= state["canary_started"] for s in watcher.seen if s.deployment == new)
+    assert before_canary and {s.deployment for s in watcher.seen[: before_canary[0]]} == {old}
+    # a client sending numbers no float can hold gets 400s from both slots; the model is not blamed
+    assert bad.seen and {s.status for s in bad.seen} == {400}
+    assert {s.deployment for s in bad.seen} == {old, new}
+    assert all(c["metrics"]["errors"] == 0 for c in state["checks"][1:])
+    assert any(c["metrics"]["client_errors"] > 0 for c in state["checks"][1:])
+
+
+def _mark_at(controller: Controller, watcher: Watcher, fragment: str) -> list[int]:
+    """Filled with how many answers ``watcher`` had when the controller said ``fragment``: those
+    answers were all routed before whatever the controller does next."""
+    marks: list[int] = []
+    say = controller.say
+
+    def hook(message: str) -> None:
+        if fragment in message and not marks:
+            marks.append(len(watcher.seen))
+        say(message)
+
+    controller.say = hook
+    return marks
 
 
 def _assert_rolled_back(bed: Bed, state: dict[str, Any], old: str, version: str) -> None:
@@ -187,8 +210,11 @@ def test_a_challenger_that_starts_raising_is_rolled_back_at_the_canary(
     old = bed.live()
     # answers the smoke test (4 requests), then its model raises on every call
     folder = faulty_copy(built["models"]["v2"], bed.root / "bad-5", mode="raise", after=6)
+    controller = bed.controller()
     with Watcher(bed.endpoint.scoring_target().url, one_row_body(bed.rows)) as watcher:
-        state = bed.controller().start(bed.version("5", folder))
+        before_canary = _mark_at(controller, watcher, ": canary (")
+        rolled_back = _mark_at(controller, watcher, ": rolled_back (")
+        state = controller.start(bed.version("5", folder))
     new = state["new"]
     assert state["reason"].startswith("canary 50%: error rate"), state["reason"]
     _assert_rolled_back(bed, state, old, "5")
@@ -197,11 +223,11 @@ def test_a_challenger_that_starts_raising_is_rolled_back_at_the_canary(
     assert errors, "the canary share should have seen the failures"
     assert all(e.deployment == new for e in errors)  # only the canary share failed
     assert all(s.status == 200 for s in watcher.seen if s.deployment == old)
-    rolled_back_at = datetime.fromisoformat(state["history"][-1]["time"]).timestamp()
-    window = FAST_ROLLOUT["canary"]["steps"][0]["bake_s"]
-    assert min(s.time for s in green) >= state["canary_started"] - 0.5
-    assert max(e.time for e in errors) <= rolled_back_at + 1.5
-    assert max(e.time for e in errors) - min(e.time for e in errors) <= window + 5
+    # the new slot answered only after the canary began, and nobody failed once traffic was back
+    # (the watcher sends one request at a time: at most one was in flight at the rollback)
+    at = {id(s): i for i, s in enumerate(watcher.seen)}
+    assert min(at[id(s)] for s in green) >= before_canary[0]
+    assert max(at[id(e)] for e in errors) <= rolled_back[0]
 
 
 def _start_controller_process(
@@ -293,7 +319,6 @@ def test_a_controller_killed_mid_deploy_is_resumed_by_its_watchdog(bed: Bed, bui
     """No one asks: the watchdog left by 'rollout start' resumes the rollout to its end, and the
     deployment the dead controller left booting is stopped, not duplicated."""
     old = bed.live()
-    bed.registry.add("9", built["models"]["v2"])
     policies = write_policies(
         bed.root / "policies-watchdog", **{**FAST_ROLLOUT, "deployment": {"watchdog_interval_s": 0.5}}
     )
@@ -315,7 +340,6 @@ def test_a_controller_killed_mid_deploy_is_resumed_by_its_watchdog(bed: Bed, bui
     assert any(h.get("detail") == "resumed" for h in state["history"])
     new = state["new"]
     assert new != old and bed.serving() == {new: 100} and set(bed.endpoint.deployments()) == {new}
-    assert bed.registry.status("9") == "deployed"
     # one server per slot: the one left booting was stopped before the slot was started again
     owned = {" ".join(psutil.Process(r.pid).cmdline()) for r in procs.owned_by(bed.endpoint.owner)}
     assert sum("ctloop.serving.launch" in c and f"/{new}/" in c for c in owned) == 1
@@ -435,21 +459,3 @@ def test_a_challenger_that_leaks_memory_is_rolled_back(bed: Bed, built: dict[str
     assert "KiB per request" in state["reason"] and state["checks"][-1]["cut_short"]
     _assert_rolled_back(bed, state, old, "14")
     assert watcher.errors() == []
-
-
-def test_clients_sending_unrepresentable_numbers_never_reject_a_healthy_model(
-    bed: Bed, built: dict[str, Any]
-) -> None:
-    old = bed.live()
-    row = {k: float(v) for k, v in bed.rows[list(RAINFALL_FEATURES)].iloc[0].items()}
-    overflowing = json.dumps({"data": [{**row, RAINFALL_FEATURES[0]: int("9" * 400)}]}).encode()
-    url = bed.endpoint.scoring_target().url
-    with Watcher(url, overflowing, interval_s=0.01) as bad, Watcher(url, one_row_body(bed.rows)) as good:
-        state = bed.controller().start(bed.version("15", built["models"]["v1"]))
-    assert state["stage"] == "promoted", state.get("reason")
-    assert bed.registry.status("15") == "deployed" and bed.serving() == {state["new"]: 100}
-    assert bad.seen and {s.status for s in bad.seen} == {400}  # the client's fault, answered as such
-    assert {s.deployment for s in bad.seen} >= {old, state["new"]}
-    assert good.errors() == []
-    for check in state["checks"][1:]:
-        assert check["metrics"]["errors"] == 0 and check["metrics"]["client_errors"] > 0

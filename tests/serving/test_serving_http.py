@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
+import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +17,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+import yaml
 from serving_helpers import REPO, malformed_bodies, row_payload
 
 from ctloop import cli
@@ -121,6 +126,50 @@ def test_rejected_requests_are_logged_with_their_reason(served: Served) -> None:
         "exceed",
     ):
         assert fragment in reasons
+
+
+def test_a_deployment_listens_on_loopback_with_the_workers_its_yaml_asks_for(served: Served) -> None:
+    port = int(served.direct.split(":")[2].split("/")[0])
+    listening = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listening[3] == f"127.0.0.1:{port}"  # deployment.bind_host, not 0.0.0.0
+    spec = yaml.safe_load((REPO / "pipelines" / "endpoints" / "blue.yml").read_text())
+    workers = int(spec["instance_count"]) * int(spec["environment_variables"]["WORKER_COUNT"])
+    assert len(psutil.Process(served.pid).children()) == workers
+
+
+def test_a_huge_chunked_body_sent_straight_to_a_deployment_is_refused_unread(served: Served) -> None:
+    limit = int(served.endpoint.policy.serving["max_payload_bytes"])
+    port = int(served.direct.split(":")[2].split("/")[0])
+    head = (
+        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        # announced as 1 GiB and sent in a steady stream (as an abusive client would); the answer
+        # comes after about the limit, long before the rest, and the sender is cut off
+        sock.sendall(head + f"{2**30:x}\r\n".encode())
+
+        sent = [0]
+
+        def send() -> None:
+            with contextlib.suppress(OSError):
+                for _ in range(2**30 // 65536):
+                    sock.sendall(b" " * 65536)
+                    sent[0] += 65536
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = sock.recv(65536)
+        sent_when_answered = sent[0]
+        sock.shutdown(socket.SHUT_RDWR)
+    sender.join(timeout=60)
+    assert not sender.is_alive()
+    assert sent_when_answered < 64 * limit  # a few MiB in flight at most, nowhere near 1 GiB
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    with httpx.Client(timeout=30) as client:
+        _good(served, client, served.direct)  # the worker is fine
 
 
 def test_a_dead_deployment_blocks_rollouts_and_endpoint_up_revives_it(

@@ -71,7 +71,20 @@ def test_log_lines_have_the_data_collector_shape(
 
 
 def test_bad_requests_are_4xx_never_5xx(service: ScoringService, built: dict[str, Any]) -> None:
-    for body in (b"", b"[]", b"{}", _body(built, 51), b"x" * 100_001, _body(built, 1, extra=1)):
+    row = json.loads(_body(built, 1))["data"][0]
+    overflowing = json.dumps({"data": [{**row, next(iter(row)): int("9" * 400)}]}).encode()
+    nul_feature = json.dumps({"data": [{**row, "a\u0000b": 1.0}]}).encode()
+    bodies = (
+        b"",
+        b"[]",
+        b"{}",
+        _body(built, 51),
+        b"x" * 100_001,
+        _body(built, 1, extra=1),
+        overflowing,
+        nul_feature,
+    )
+    for body in bodies:
         reply = service.score(body, {})
         assert 400 <= reply.status < 500, (body[:40], reply)
         assert reply.payload["error"]

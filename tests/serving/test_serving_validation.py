@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,12 @@ def test_labels_are_validated_and_kept(signature: Signature) -> None:
         ),
         ({"data": [{**_row(), "temperature": None}]}, 400, "feature 'temperature': null is not allowed"),
         ({"data": [{**_row(), "temperature": 1e400}]}, 400, "number is not finite"),
+        (
+            {"data": [{**_row(), "temperature": int("9" * 400)}]},
+            400,
+            "feature 'temperature': integer of 400 digits cannot be represented",
+        ),
+        ({"data": [{**_row(), "temperature": -(10**309)}]}, 400, "cannot be represented as a 64-bit float"),
         ({"data": [{**_row(), "temperature": [1]}]}, 400, "expected number, got list"),
         ({"input_data": [1, 2]}, 400, "'input_data' must be an object"),
         (
@@ -123,6 +130,12 @@ def test_bodies_that_are_not_json_objects(body: bytes, status: int, reason: str)
         parse_body(body, 100 if len(body) > 100 and body[:1] == b"x" else 10_000_000)
     assert err.value.status == status
     assert reason in err.value.reason
+
+
+def test_the_largest_representable_integer_is_accepted(signature: Signature) -> None:
+    biggest = int(sys.float_info.max)
+    parsed = validate_request({"data": [{**_row(), "temperature": biggest}]}, signature, 10)
+    assert parsed.columns["temperature"] == [biggest]
 
 
 def test_a_good_body_parses() -> None:

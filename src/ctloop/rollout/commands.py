@@ -413,12 +413,17 @@ def _rollout_watchdog(args: argparse.Namespace) -> int:
     from ctloop.rollout.controller import supervise
 
     controller = _controller(args)
+
+    def say(message: str) -> None:  # a log file: every line at once
+        print(message, flush=True)
+
+    controller.say = say
     interval = float(controller.policy.deployment["watchdog_interval_s"])
     stop = threading.Event()
     wait = (lambda _s: True) if args.once else stop.wait
     if not args.once:
         stop.wait(interval)  # the controller that started this watchdog is still running it
-    state = supervise(controller.home, controller.resume, wait, interval, args.rollout_id)
+    state = supervise(controller.home, controller.resume, wait, interval, args.rollout_id, say)
     if state is None:
         print("no rollout to watch")
         return 0
