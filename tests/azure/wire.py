@@ -457,7 +457,16 @@ class Workspace:
         return Reply(200, found) if found else not_found(f"{m['kind']} {m['name']}")
 
     def _list_versions(self, request: Request, m: re.Match[str]) -> Reply:
-        found = [v for (k, n, _), v in self.assets.items() if k == m["kind"] and n == m["name"]]
+        digest = request.query.get("hash")
+        if m["kind"] == "codes" and digest:
+            # a code snapshot is looked up by content hash: the same folder is uploaded once
+            found = [
+                v
+                for (k, _, _), v in self.assets.items()
+                if k == "codes" and (v["properties"].get("properties") or {}).get("hash_sha256") == digest
+            ]
+        else:
+            found = [v for (k, n, _), v in self.assets.items() if k == m["kind"] and n == m["name"]]
         return Reply(200, {"value": found})
 
     def _start_pending_upload(self, request: Request, m: re.Match[str]) -> Reply:
