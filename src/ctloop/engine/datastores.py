@@ -17,12 +17,18 @@ DATASTORE_URI = re.compile(r"^azureml://(?:.*/)?datastores/([\w-]+)/paths/(.*)$"
 _PLACEHOLDERS = re.compile(r"\$\{\{\s*(name|output_name|run_id)\s*\}\}|\{(name|output_name|run_id)\}")
 
 
+#: ``${{default_datastore}}`` in a path: the workspace's default blob datastore.
+_DEFAULT = re.compile(r"\$\{\{\s*default_datastore\s*\}\}")
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+
 def is_datastore_uri(text: str) -> bool:
-    return DATASTORE_URI.match(text) is not None
+    return DATASTORE_URI.match(_DEFAULT.sub(DEFAULT_DATASTORE, text)) is not None
 
 
 def local_path(uri: str, *, run_id: str = "", output_name: str = "") -> Path:
     """The local folder or file standing for a datastore URI (placeholders filled in)."""
+    uri = _DEFAULT.sub(DEFAULT_DATASTORE, uri)
     match = DATASTORE_URI.match(uri)
     if match is None:
         raise ValueError(f"{uri!r} is not an azureml://datastores/<name>/paths/<path> URI")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -54,16 +55,28 @@ def _port(name: str, obj: Any) -> Port:
     )
 
 
-def _component(ref: ComponentRef, component: Any, job: str) -> ComponentSpec:
+def _component(ref: ComponentRef, component: Any, job: str, node: Any = None) -> ComponentSpec:
     raw = ref.data
     code = raw.get("code")
     dist = getattr(component, "distribution", None)
+    if _attr(node, "task") is not None or _attr(component, "task") is not None:  # a parallel job
+        command, task = _parallel_command(node, component)
+        code = _attr(task, "code")
+        spec = _plain_component(ref, component, job, command, code, None)
+        return replace(spec, instance_count=1)
+    return _plain_component(ref, component, job, str(component.command), code, dist)
+
+
+def _plain_component(
+    ref: ComponentRef, component: Any, job: str, command: str, code: Any, dist: Any
+) -> ComponentSpec:
+    raw = ref.data
     return ComponentSpec(
         source=ref.src.path,
         field=".".join(ref.prefix),
         name=str(raw.get("name") or job),
         version=str(raw["version"]) if raw.get("version") is not None else None,
-        command=str(component.command),
+        command=command,
         code=(ref.src.path.parent / code).resolve() if isinstance(code, str) else None,
         inputs={k: _port(k, v) for k, v in (component.inputs or {}).items()},
         outputs={k: _port(k, v) for k, v in (component.outputs or {}).items()},
@@ -73,6 +86,34 @@ def _component(ref: ComponentRef, component: Any, job: str) -> ComponentSpec:
         process_count=_attr(dist, "process_count_per_instance"),
         instance_count=_attr(getattr(component, "resources", None), "instance_count", 1) or 1,
     )
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) or str(value).isdigit() else 1
+
+
+def _parallel_command(node: Any, component: Any) -> tuple[str, Any]:
+    """The command that runs a parallel job's mini-batches (ctloop.engine.parallel_run), and its task."""
+    task = _attr(node, "task") or _attr(component, "task")
+
+    def setting(name: str, default: Any = None) -> Any:
+        return _first(_attr(node, name), _attr(component, name), default)
+
+    nodes = _count(_attr(_attr(node, "resources") or _attr(component, "resources"), "instance_count", 1) or 1)
+    workers = nodes * _count(setting("max_concurrency_per_instance", 1))
+    threshold = setting("mini_batch_error_threshold", -1)
+    parts = [
+        "python -m ctloop.engine.parallel_run",
+        f"--entry {shlex.quote(str(_attr(task, 'entry_script')))}",
+        f"--input {setting('input_data')}",
+        f"--mini-batch-size {shlex.quote(str(setting('mini_batch_size', 1)))}",
+        f"--workers {workers}",
+        f"--error-threshold {int(threshold)}",
+    ]
+    if _attr(task, "append_row_to"):
+        parts.append(f"--output {_attr(task, 'append_row_to')}")
+    parts.append(f"-- {_attr(task, 'program_arguments') or ''}")
+    return " ".join(parts), task
 
 
 def local_path(path: str, base: Path) -> Path:
@@ -158,7 +199,7 @@ def build_spec(
         loaded = node.component
         if isinstance(loaded, str):  # azureml:<name>@latest: the component from the local store
             loaded = entities[components[name].src.path]
-        comp = _component(components[name], loaded, name)
+        comp = _component(components[name], loaded, name, node)
         raw_inputs = raw.get("inputs") if isinstance(raw.get("inputs"), dict) else {}
         raw_outs = raw.get("outputs") if isinstance(raw.get("outputs"), dict) else {}
         inputs = {}
@@ -186,7 +227,9 @@ def build_spec(
             declared_outputs=tuple(str(k) for k in raw_outs),
             distribution_type=_attr(dist, "type") or comp.distribution_type,
             process_count=_first(_attr(dist, "process_count_per_instance"), comp.process_count),
-            instance_count=_attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
+            instance_count=1  # a parallel job's driver starts every worker itself
+            if _attr(node, "task") is not None or _attr(loaded, "task") is not None
+            else _attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
             worker_count=_attr(dist, "worker_count"),
             parameter_server_count=int(_attr(dist, "parameter_server_count") or 0),
             timeout=_attr(limits, "timeout"),

@@ -194,6 +194,37 @@ def _component(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -
     pre.problems.extend(component_data_problems(csrc, csrc.data))
 
 
+def _parallel(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -> None:
+    """A parallel job: inline (``task:`` in the job) or a parallel component file; run_function only."""
+    where: Field = ("jobs", job, "component")
+    comp = spec.get("component")
+    if isinstance(comp, str):
+        path = (src.path.parent / comp.removeprefix("file:")).resolve()
+        if not path.name.endswith((".yml", ".yaml")) or path.name.startswith("flow.dag"):
+            reason = f"{comp!r}: prompt flow components run only on Azure ML (run with --target azure)"
+            pre.problems.append(src.problem("pipeline.feature-supported", where, reason))
+            return
+        found: list[Problem] = []
+        csrc = pre.sources.get(path) or read_source(path, found, what="component")
+        if csrc is None:
+            pre.problems.extend(
+                found or [src.problem("pipeline.component-exists", where, f"{comp!r} not found")]
+            )
+            return
+        pre.sources[path] = csrc
+        ref = ComponentRef(csrc, csrc.data)
+    elif isinstance(comp, dict):
+        ref = ComponentRef(src, comp, where)
+    else:
+        ref = ComponentRef(src, spec, ("jobs", job))
+    task = ref.data.get("task") if isinstance(ref.data.get("task"), dict) else (spec.get("task") or {})
+    if task.get("type", "run_function") != "run_function" or not task.get("entry_script"):
+        reason = "a parallel job needs task: {type: run_function, code: ..., entry_script: ...}"
+        pre.problems.append(ref.src.problem("pipeline.job-type-supported", (*ref.prefix, "task"), reason))
+        return
+    pre.components[job] = ref
+
+
 def _job_input_kinds(src: YamlSource, job: str, spec: dict[str, Any], ref: ComponentRef) -> list[Problem]:
     """Data ports given numbers, literal ports given path mappings (the loader's own errors are cryptic)."""
     raw_inputs = spec.get("inputs")
@@ -318,6 +349,9 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
             pre.problems.append(src.problem("pipeline.schema", ("jobs", job), "a job must be a mapping"))
             continue
         type_ = spec.get("type", "command")
+        if type_ == "parallel":
+            _parallel(src, job, spec, pre)
+            continue
         if type_ != "command" and not _LOCAL_DATA.get():
             pre.service_only = True
             continue
