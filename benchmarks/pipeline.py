@@ -3,6 +3,7 @@
     python benchmarks/pipeline.py                      # pipelines/training.yml
     python benchmarks/pipeline.py --toy                # the toy pipeline of the engine tests
     python benchmarks/pipeline.py PIPELINE --set n=5 --no-mlflow --repeat 3
+    python benchmarks/pipeline.py --targets --repeat 3   # echo vs `import pandas`; engine share
 
 Every measurement starts from an empty state dir (a temporary CTLOOP_HOME), so nothing is
 cached from earlier runs and nothing is written into the repository. "engine" figures are the
@@ -67,13 +68,16 @@ def _direct(record: dict[str, Any], engine_home: Path, home: Path) -> float:
     start = time.perf_counter()
     for name, step in record["steps"].items():
         command = step["command"].replace(str(run_dir / "outputs"), str(direct_dir / "outputs"))
+        for name_, staged in (step.get("staged_inputs") or {}).items():  # the user's own paths
+            command = command.replace(staged, step["inputs"][name_])
         for path in step["outputs"].values():
             Path(path.replace(str(run_dir / "outputs"), str(direct_dir / "outputs"))).mkdir(
                 parents=True, exist_ok=True
             )
-        cwd = Path(step.get("cwd") or direct_dir)
+        cwd = Path(step.get("code") or direct_dir)  # the code folder itself, as a user would run it
+        cwd.mkdir(parents=True, exist_ok=True)
         env = {**base_env, "CTLOOP_RUN_ID": "direct", "CTLOOP_STEP": name, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.run(argv(command, step.get("processes")), cwd=cwd, env=env, capture_output=True)
+        proc = subprocess.run(argv(command, None), cwd=cwd, env=env, capture_output=True)
         if proc.returncode != 0:
             sys.exit(f"direct run of step {name} failed:\n{proc.stdout.decode()}\n{proc.stderr.decode()}")
     return time.perf_counter() - start
@@ -115,6 +119,71 @@ def measure(pipeline: Path, extra: list[str], cwd: Path) -> dict[str, float]:
     }
 
 
+ECHO = """type: pipeline
+display_name: echo
+jobs:
+  echo:
+    type: command
+    command: echo hello
+    environment: azureml:AzureML-sklearn-1.5-ubuntu20.04-py38-cpu@latest
+"""
+
+
+def _pandas_import_s(repeat: int) -> float:
+    """Median wall time of ``python -c 'import pandas'`` in this virtual environment."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import pandas"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def targets(repeat: int, rainfall: Path) -> dict[str, float]:
+    """The engine issue's three ratios, measured side by side in one run (MLflow on)."""
+    figures: dict[str, float] = {"pandas_import_s": _pandas_import_s(repeat)}
+    with tempfile.TemporaryDirectory(prefix="ctloop-bench-echo-") as tmp:
+        echo = Path(tmp) / "echo.yml"
+        echo.write_text(ECHO)
+        colds, cacheds = [], []
+        for i in range(repeat):
+            home = Path(tmp) / f"home-{i}"
+            colds.append(_engine(echo, home, [], Path(tmp))[0])
+            cacheds.append(_engine(echo, home, [], Path(tmp))[0])
+        figures["echo_cold_s"] = statistics.median(colds)
+        figures["echo_cached_s"] = statistics.median(cacheds)
+        home = Path(tmp) / "rainfall-home"
+        try:
+            wall, record = _engine(rainfall, home, [], REPO)
+        finally:
+            _endpoint_down(home, REPO)
+    steps_s = sum(s.get("duration_s") or 0 for s in record["steps"].values())
+    figures.update(rainfall_cold_s=wall, rainfall_steps_s=steps_s, rainfall_engine_s=wall - steps_s)
+    figures["engine_share"] = figures["rainfall_engine_s"] / steps_s
+    figures["echo_cold_ratio"] = figures["echo_cold_s"] / figures["pandas_import_s"]
+    figures["echo_cached_ratio"] = figures["echo_cached_s"] / figures["pandas_import_s"]
+    return figures
+
+
+def _print_targets(figures: dict[str, float]) -> None:
+    ok = {True: "meets target", False: "misses target"}
+    f = figures
+    print(f"  python -c 'import pandas'   {f['pandas_import_s']:7.2f} s")
+    print(
+        f"  echo pipeline, cold         {f['echo_cold_s']:7.2f} s  = {f['echo_cold_ratio']:.1f}x pandas "
+        f"(target <= 3x: {ok[figures['echo_cold_ratio'] <= 3]})"
+    )
+    print(
+        f"  echo pipeline, cached       {f['echo_cached_s']:7.2f} s  = {f['echo_cached_ratio']:.1f}x pandas "
+        f"(target <= 1x: {ok[figures['echo_cached_ratio'] <= 1]})"
+    )
+    print(
+        f"  rainfall pipeline, cold     {f['rainfall_cold_s']:7.2f} s: steps {f['rainfall_steps_s']:.2f} s, "
+        f"engine's own {figures['rainfall_engine_s']:.2f} s = {figures['engine_share']:.1%} of step time "
+        f"(target <= 10%: {ok[figures['engine_share'] <= 0.10]})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pipeline", nargs="?", default=str(REPO / "pipelines" / "training.yml"))
@@ -126,7 +195,21 @@ def main() -> int:
     parser.add_argument("--max-parallel", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="repetitions; medians are reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="the three engine targets side by side: one-step echo pipeline cold and cached vs "
+        "`python -c 'import pandas'`, and the engine's own share of PIPELINE's (rainfall) step time",
+    )
     args = parser.parse_args()
+    if args.targets:
+        figures = targets(args.repeat, Path(args.pipeline).resolve())
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            print(f"engine targets (median of {args.repeat}; MLflow on; {Path(args.pipeline).name})")
+            _print_targets(figures)
+        return 0
 
     cwd = REPO
     with tempfile.TemporaryDirectory(prefix="ctloop-bench-toy-") as toy_copy:

@@ -329,6 +329,8 @@ def _run(
         cache_key=key,
         command=text,
         cwd=str(cwd),
+        code=str(job.component.code) if job.component.code else None,
+        staged_inputs={item.name: str(item.path) for item in staged},
         processes=layout.processes,
         layout=layout.describe(),
         inputs=inputs.paths,
