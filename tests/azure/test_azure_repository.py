@@ -12,6 +12,7 @@ import yaml
 from wire import WS_ID, Workspace
 
 from ctloop.azure.assets import local_assets, register_assets
+from ctloop.azure.submit import build_job, component_refs
 from ctloop.gitops.versions import LOCK_PATH, update_lock
 
 
@@ -60,3 +61,33 @@ def test_the_repository_specs_register_cleanly(repo_root: Path, tmp_path: Path, 
         assert spec["code"].startswith(f"azureml:{WS_ID}/codes/"), a.path.name
         assert spec["environment"].startswith("azureml:"), a.path.name
         assert set(spec.get("inputs", {})) == set(local.get("inputs", {})), a.path.name
+
+
+def test_the_training_pipeline_submits_cleanly(repo_root: Path, tmp_path: Path, workspace: Workspace) -> None:
+    """pipelines/training.yml, bound to the registered components, as the service receives it."""
+    root = tmp_path / "repo"
+    for name in ("components", "environments", "pipelines"):
+        shutil.copytree(repo_root / name, root / name)
+    (root / "src" / "ctloop").mkdir(parents=True)
+    (root / "src" / "ctloop" / "__init__.py").write_text("")
+    (root / LOCK_PATH).unlink(missing_ok=True)
+    update_lock(root)
+    # local inputs the pipeline uploads (small stand-ins: their content does not change the body)
+    data = yaml.safe_load((root / "pipelines" / "training.yml").read_text())
+    for value in (data.get("inputs") or {}).values():
+        if isinstance(value, dict) and str(value.get("path", "")).startswith("../"):
+            folder = (root / "pipelines" / value["path"]).resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "README.md").write_text("placeholder\n")
+    client = workspace.client()
+    job = build_job(root / "pipelines" / "training.yml", {}, root)
+    for ref in component_refs(root / "pipelines" / "training.yml", root).values():
+        _, comp, version = ref.split(":")
+        workspace.seed("components", comp, version, {"componentSpec": {"name": comp, "version": version}})
+    client.jobs.create_or_update(job, experiment_name=job.experiment_name)
+    assert workspace.violations == []
+    (put,) = workspace.sent("PUT", "/jobs/")
+    body = put.json["properties"]
+    assert body["jobType"] == "Pipeline" and set(body["jobs"]) == set(data["jobs"])
+    for name, node in body["jobs"].items():
+        assert node["componentId"].startswith(f"{WS_ID}/components/"), name
