@@ -228,3 +228,29 @@ def test_deploy_component_defaults_to_azure_and_pipelines_bind_it():
         assert deploy["target"] == "${{parent.inputs.deploy_target}}"
         assert deploy["endpoint_name"] == "${{parent.inputs.endpoint_name}}"
         assert pipeline["inputs"]["deploy_target"] == "local"  # the local engine; azure sets its own
+
+
+def test_check_triggers_on_azure_without_a_workspace_says_so_and_touches_nothing(
+    monkeypatch, tmp_path, capsys
+):
+    """``make check-triggers TARGET=azure STACK=prod`` once decided locally; now it refuses clearly."""
+    import argparse
+
+    from ctloop.monitor import commands as monitor_commands
+
+    home = tmp_path / "state"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CTLOOP_HOME", str(home))
+    monkeypatch.setenv("CTLOOP_TARGET", "local")
+    monkeypatch.delenv("CTLOOP_STACK", raising=False)
+    for name in ("AZUREML_ARM_SUBSCRIPTION", "AZUREML_ARM_RESOURCEGROUP", "AZUREML_ARM_WORKSPACE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    parser = argparse.ArgumentParser()
+    monitor_commands.register(parser.add_subparsers())
+    for verb in ("check-triggers", "monitor", "loop"):
+        args = parser.parse_args([verb, "--target", "azure", "--stack", "prod"])
+        assert args.func(args) == 2
+        err = capsys.readouterr().err
+        assert f"ctloop {verb}: " in err and "make azureml-config STACK=prod" in err
+        assert "Traceback" not in err
+    assert not home.exists()

@@ -65,6 +65,22 @@ def _apply_target(args: argparse.Namespace) -> str:
     return os.environ.get("CTLOOP_TARGET") or "local"
 
 
+def _azure_setup_problem(args: argparse.Namespace) -> str | None:
+    """On the azure target, why the stack's workspace cannot be reached (no job environment and
+    no ``.azureml`` config for ``--stack``), before anything local is read or written."""
+    if _apply_target(args) != "azure":
+        return None
+    from ctloop.azure.workspace import AzureSetupError, config_path, job_workspace
+
+    if job_workspace() is not None:
+        return None
+    try:
+        config_path(Path.cwd(), getattr(args, "stack", None) or "dev")
+    except AzureSetupError as exc:
+        return str(exc)
+    return None
+
+
 def _monitor_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--logs",
@@ -213,7 +229,9 @@ def _summary(row: Any) -> str:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    _apply_target(args)
+    problem = _azure_setup_problem(args)
+    if problem:
+        return _error("monitor", RuntimeError(problem))
     from ctloop.monitor.labels import LabelError
     from ctloop.monitor.logs import LogError
     from ctloop.monitor.settings import load_settings
@@ -235,7 +253,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    _apply_target(args)
+    problem = _azure_setup_problem(args)
+    if problem:
+        return _error("check-triggers", RuntimeError(problem))
     from ctloop.monitor import check
     from ctloop.monitor.history import History
     from ctloop.monitor.settings import load_settings
@@ -268,6 +288,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_loop(args: argparse.Namespace) -> int:
+    problem = _azure_setup_problem(args)
+    if problem:
+        return _error("loop", RuntimeError(problem))
     from ctloop import paths
     from ctloop.loop.cycle import Loop, turn
     from ctloop.loop.pipeline import AzureRetrainer, EngineRetrainer, InProcessRetrainer
