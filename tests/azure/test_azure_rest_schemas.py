@@ -145,3 +145,12 @@ def test_the_schemas_are_what_the_generator_builds() -> None:
     for name in ("environment_version", "online_endpoint", "pipeline_job"):
         stored = json.loads((Path(SCHEMAS) / f"{name}.schema.json").read_text())
         assert module.build(name) == stored, f"{name}: run tests/fixtures/azure_rest/build_schemas.py"
+
+
+@pytest.mark.parametrize("example", sorted((Path(SCHEMAS) / "examples").glob("*.json")), ids=lambda p: p.stem)
+def test_the_published_example_requests_are_accepted(example: Path) -> None:
+    """The REST API's own x-ms-examples request bodies (kept with source and commit) pass our schemas."""
+    data = json.loads(example.read_text())
+    ws = Workspace()
+    assert data["api-version"] == ws.schemas.api_version(data["schema"])
+    assert ws.schemas.errors(data["schema"], data["body"]) == []
