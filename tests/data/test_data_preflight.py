@@ -87,13 +87,14 @@ def test_policy_folders_are_found_among_pipeline_inputs(tmp_path):
 
 def test_ctloop_run_stops_before_any_step_on_a_bad_policy(tmp_path):
     folder = edited(tmp_path, "data", _min_above_max)
+    (tmp_path / "landing").mkdir()
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CTLOOP_"))}
     env |= {"CTLOOP_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(
         [
             *(sys.executable, "-m", "ctloop.cli", "run", "pipelines/training.yml", "--no-mlflow"),
-            *("--set", f"policies={folder}", "--set", f"landing={tmp_path}"),
+            *("--set", f"policies={folder}", "--set", f"landing={tmp_path / 'landing'}"),
         ],
         cwd=REPO,
         env=env,

@@ -141,6 +141,14 @@ class LocalSubmitter:
         from ctloop.engine.spec import load_pipeline
 
         spec = load_pipeline(args.pipeline, overrides, use_memo=not args.force)
+        from ctloop.preflight import check_pipeline_inputs
+
+        policy_problems = check_pipeline_inputs({k: v.value for k, v in spec.inputs.items() if v.is_path})
+        if policy_problems:
+            for problem in policy_problems:
+                print(str(problem), file=sys.stderr)
+            print(f"ctloop run: {len(policy_problems)} policy problem(s); nothing was run", file=sys.stderr)
+            return 2
         options = RunOptions(
             force=args.force,
             max_parallel=args.max_parallel,
@@ -149,6 +157,10 @@ class LocalSubmitter:
         )
         with _sigterm_interrupts():
             summary = run_pipeline(spec, options)
+        from ctloop.quarantine import quarantine_run
+
+        for moved in quarantine_run(summary.run_dir, summary.run_id):
+            print(moved.line(), file=sys.stderr)
         record = summary.record
         if summary.status != "completed":
             for name, step in record["steps"].items():
