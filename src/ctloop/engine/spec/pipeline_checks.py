@@ -357,7 +357,8 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
             continue
         if type_ != "command":
             reason = (
-                f"job type {type_!r} is not supported by the local engine (only 'command' jobs run locally)"
+                f"job type {type_!r} is not supported by the local engine (command and parallel jobs run "
+                "locally): run it with --target azure, or run its trial/sub-pipeline as a command job"
             )
             pre.problems.append(src.problem("pipeline.job-type-supported", ("jobs", job, "type"), reason))
             continue
