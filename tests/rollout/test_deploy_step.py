@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ def _step(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comp
 
 def test_the_component_spec(repo_root: Path) -> None:
     component = load_component(str(repo_root / "components" / "deploy.yml"))
-    assert component.version == "1.0.0" and component.code == "../src"
-    assert str(component.environment).endswith("ctloop-train:1")
+    # the exact version and environment are pinned by components/versions.lock (gitops tests)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", component.version) and component.code == "../src"
+    assert re.fullmatch(r"(azureml:)?ctloop-train:\d+", str(component.environment))
     ports = {**component.inputs, **component.outputs}
     assert set(component.inputs) >= {"registration", "eval", "policies"} and set(component.outputs) == {
         "deployment"
