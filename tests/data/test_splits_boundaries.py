@@ -38,6 +38,9 @@ def test_windows_are_half_open_and_adjacent_without_a_gap() -> None:
     assert parts.train["x"].tolist() == list(range(10, 30))
     assert parts.eval_window == Window(pd.Timestamp("2020-01-30"), pd.Timestamp("2020-02-09"))
     assert parts.train_window.end == parts.eval_window.start
+    for part in (parts.train, parts.eval):  # a fresh index, no stray column from the old one
+        assert list(part.columns) == ["date", "x", "y"]
+        assert part.index.tolist() == list(range(len(part)))
 
 
 def test_the_gap_leaves_exactly_its_days_out() -> None:

@@ -332,3 +332,46 @@ def test_drift_rearms_only_above_the_score_that_last_confirmed_the_champion(
 def test_without_a_confirmed_score_drift_fires_at_its_threshold() -> None:
     sig = signal(evaluate(replace(QUIET, drift_score=0.3), STATISTICAL), "drift")
     assert sig.fired and sig.reason == "drift score 0.3000 >= 0.3"
+
+
+def calibration(policy: TriggerPolicy, **changes: float | None) -> Signal:
+    inputs = replace(QUIET, **({"calibration_gap": 0.08, "calibration_baseline": 0.02} | changes))
+    return signal(evaluate(inputs, policy), "calibration")
+
+
+def test_calibration_standard_error_combines_both_windows() -> None:
+    sig = calibration(STATISTICAL, calibration_baseline_se=0.03)  # shift 0.06, se 0.03: z 2.00
+    assert not sig.fired and sig.reason.endswith("shift 0.0600 >= 0.05, z 2.00 < 2.5")
+    both = calibration(STATISTICAL, calibration_se=0.018, calibration_baseline_se=0.024)  # se 0.03
+    assert not both.fired and both.reason.endswith("z 2.00 < 2.5")
+
+
+def test_calibration_beyond_noise_fires_and_says_its_z() -> None:
+    sig = calibration(STATISTICAL, calibration_se=0.01)
+    assert sig.fired
+    assert sig.reason == (
+        "positive rate minus mean probability +0.0800 vs baseline +0.0200: "
+        "shift 0.0600 >= 0.05, z 6.00 >= 2.5"
+    )
+
+
+def test_calibration_z_of_one_and_of_zero() -> None:
+    one = calibration(replace(STATISTICAL, z=1.0), calibration_se=0.1)  # z 0.60 < 1
+    assert not one.fired and one.reason.endswith(", z 0.60 < 1.0")
+    zero = calibration(replace(STATISTICAL, z=0.0), calibration_se=0.1)  # z 0: a point comparison
+    assert zero.fired and zero.reason.endswith("shift 0.0600 >= 0.05")
+
+
+def test_calibration_just_short_says_so() -> None:
+    sig = calibration(STATISTICAL, calibration_gap=0.0699)
+    assert not sig.fired and sig.reason.endswith("shift 0.0499 < 0.05")
+
+
+def test_an_unknown_recent_metric_keeps_the_floor_as_threshold() -> None:
+    sig = signal(evaluate(replace(QUIET, current=None, floor=0.7), STATISTICAL), "below_floor")
+    assert sig == Signal("below_floor", False, None, 0.7, "no floor or no recent metric")
+
+
+def test_a_holding_labelled_rows_guard_says_so() -> None:
+    guard = signal(evaluate(replace(QUIET, new_labelled_rows=150), POLICY), "min_new_labelled_rows")
+    assert guard.fired and guard.reason == "150 new labelled row(s) since the last retrain >= 100"
