@@ -64,3 +64,25 @@ def test_a_broken_slot_file_is_named(tmp_path: Path) -> None:
         local_settings(tmp_path, "green")
     with pytest.raises(EndpointError, match="slots are blue, green"):
         local_settings(tmp_path, "red")
+
+
+def test_specs_copied_without_the_repository_serve_the_running_package(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """A job input holds the endpoint YAMLs alone: the scoring code is the package the step runs."""
+    import shutil
+
+    import ctloop
+
+    copy = tmp_path / "inputs" / "endpoints"
+    shutil.copytree(repo_root / "pipelines" / "endpoints", copy)
+    assert not (copy / "../../src").resolve().exists()
+    settings = local_settings(copy, "blue")
+    assert settings.code_dir == Path(ctloop.__file__).resolve().parents[1]
+    assert settings.scoring_script == settings.code_dir / "ctloop" / "serving" / "score.py"
+
+    blue = yaml.safe_load((copy / "blue.yml").read_text())
+    blue["code_configuration"]["scoring_script"] = "ctloop/serving/missing.py"
+    (copy / "blue.yml").write_text(yaml.safe_dump(blue))
+    with pytest.raises(EndpointError, match=r"blue\.yml: code_configuration\.scoring_script: .*missing\.py"):
+        local_settings(copy, "blue")

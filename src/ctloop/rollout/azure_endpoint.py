@@ -29,7 +29,7 @@ from ctloop.rollout.endpoint import (
     check_traffic,
 )
 from ctloop.rollout.policy import RolloutPolicy
-from ctloop.rollout.specs import deployment_file, endpoint_file, endpoint_name
+from ctloop.rollout.specs import code_dir, deployment_file, endpoint_file, endpoint_name
 
 MetricsQuery = Callable[[str, dict[str, str]], Mapping[str, Any]]
 REQUESTS_METRIC = "RequestsPerMinute"
@@ -202,7 +202,10 @@ class AzureEndpoint(Endpoint):
         from azure.ai.ml import load_online_deployment
 
         self.ensure_endpoint()
-        deployment = load_online_deployment(str(deployment_file(self.endpoints_dir, spec.name)))
+        path = deployment_file(self.endpoints_dir, spec.name)
+        deployment = load_online_deployment(str(path))
+        if deployment.code_configuration is not None:
+            deployment.code_configuration.code = str(code_dir(path))
         deployment.endpoint_name = self.name
         deployment.model = f"azureml:{spec.model_name}:{spec.model_version}"
         deployment.environment_variables = {

@@ -57,17 +57,39 @@ def endpoint_name(endpoints_dir: str | Path) -> str:
     return name
 
 
+def scoring_code_dir(path: Path, code: str, scoring_script: str) -> Path:
+    """The deployment's code folder: ``code`` relative to the YAML, or the running package's source.
+
+    In the repository ``code: ../../src`` names ctloop's own source. When the endpoint specs travel
+    without the repository (a job input: the engine's read-only copy, or Azure ML's upload), that
+    folder is not beside them; the scoring code is then the package this step runs from, which is
+    the same source snapshot. A script found in neither place is an error naming the YAML.
+    """
+    beside = (path.parent / code).resolve()
+    if (beside / scoring_script).is_file():
+        return beside
+    package_root = Path(__file__).resolve().parents[2]
+    if (package_root / scoring_script).is_file():
+        return package_root
+    raise EndpointError(
+        f"{path}: code_configuration.scoring_script: {beside / scoring_script} does not exist"
+    )
+
+
+def code_dir(path: Path) -> Path:
+    """The code folder of the deployment YAML at ``path`` (see :func:`scoring_code_dir`)."""
+    code = _read(path).get("code_configuration") or {}
+    if not code.get("code") or not code.get("scoring_script"):
+        raise EndpointError(f"{path}: code_configuration: needs 'code' and 'scoring_script'")
+    return scoring_code_dir(path, str(code["code"]), str(code["scoring_script"]))
+
+
 def local_settings(endpoints_dir: str | Path, slot: str) -> LocalDeploymentSettings:
     """Code folder, scoring script and environment variables of ``<slot>.yml``, paths resolved."""
     path = deployment_file(endpoints_dir, slot)
     data = _read(path)
-    code = data.get("code_configuration") or {}
-    if not code.get("code") or not code.get("scoring_script"):
-        raise EndpointError(f"{path}: code_configuration: needs 'code' and 'scoring_script'")
-    code_dir = (path.parent / str(code["code"])).resolve()
-    script = (code_dir / str(code["scoring_script"])).resolve()
-    if not script.is_file():
-        raise EndpointError(f"{path}: code_configuration.scoring_script: {script} does not exist")
+    folder = code_dir(path)
+    script = (folder / str(data["code_configuration"]["scoring_script"])).resolve()
     env = {str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()}
     instances = data.get("instance_count", 1)
     if isinstance(instances, bool) or not isinstance(instances, int) or not 1 <= instances <= 64:
@@ -79,5 +101,5 @@ def local_settings(endpoints_dir: str | Path, slot: str) -> LocalDeploymentSetti
             f"expected an integer from 1 to 64, got {per_instance!r}"
         )
     return LocalDeploymentSettings(
-        code_dir=code_dir, scoring_script=script, environment=env, workers=instances * int(per_instance)
+        code_dir=folder, scoring_script=script, environment=env, workers=instances * int(per_instance)
     )
