@@ -124,7 +124,13 @@ def test_a_good_challenger_rolls_out_to_100_percent(bed: Bed, built: dict[str, A
     mirror_policy = load_rollout_policy(
         write_policies(
             bed.root / "policies-mirror",
-            **{**FAST_ROLLOUT, "mirror": {"enabled": True, "percent": 50, "bake_s": 1.5}},
+            **{
+                **FAST_ROLLOUT,
+                "mirror": {"enabled": True, "percent": 50, "bake_s": 1.5},
+                # long enough for the quality check to have labelled rows even on a loaded machine
+                "canary": {"steps": [{"weight": 50, "bake_s": 4}, {"weight": 100, "bake_s": 1.5}]},
+                "health": {**FAST_ROLLOUT["health"], "min_labelled_rows": 50},
+            },
         )
     )
     url = bed.endpoint.scoring_target().url
