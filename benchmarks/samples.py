@@ -2,16 +2,18 @@
 
     python benchmarks/samples.py /tmp/azml-samples/cli/jobs           # run each sample
     python benchmarks/samples.py PATH --check-only                    # load and check only
-    python benchmarks/samples.py PATH --timeout 300 --json out.json
+    python benchmarks/samples.py PATH --json out.json
 
-Every ``*.yml`` whose ``$schema`` is ``pipelineJob`` is one sample. Each runs as ``ctloop run
-FILE --no-mlflow`` in its own folder with its own empty state dir (nothing is written into the
-checkout's parent repository), and is reported as:
+Every ``*.yml`` whose ``$schema`` is ``pipelineJob`` is one sample. Each is loaded and run by the
+engine (in this process, MLflow off, so azure-ai-ml is imported once) from its own folder with
+its own empty state dir, after what its README asks first (its ``data.yml`` registered with the
+local ``data create``, components it references as ``azureml:<name>`` registered with
+``component create``). Each is reported as:
 
-- ran: exit 0;
-- refused (reason): exit 2, the engine's first problem line (an unsupported feature or a spec
-  problem); ``allowed`` marks refusals for automl, spark or registry components, which the
-  local engine does not run by design;
+- ran: every step completed;
+- refused (reason): the checks stopped it before anything ran, with the first problem line (an
+  unsupported feature or a spec problem); ``allowed`` marks refusals for automl, spark or
+  registry components, which the local engine does not run by design;
 - failed: the engine ran it and a step failed (often a missing package or network access:
   steps run in this virtual environment, not in the sample's Docker environment).
 """
@@ -21,15 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 SCHEMA = "pipelineJob.schema.json"
-ALLOWED = ("automl", "spark", "registry component")
+ALLOWED = ("automl", "spark", "azure ml registry")
 
 
 def samples(root: Path) -> list[Path]:
@@ -50,29 +53,61 @@ def _reason(text: str) -> str:
     return lines[0] if lines else "(no output)"
 
 
-def run_one(path: Path, timeout: float, check_only: bool) -> dict[str, Any]:
-    """Run (or check) one sample in a fresh state dir; classify the result."""
+def _prepare(path: Path) -> list[str]:
+    """What the sample's README asks first: register its data assets and referenced components."""
+    from ctloop.engine import stores
+
+    done = []
+    text = path.read_text(encoding="utf-8")
+    for yml in sorted(path.parent.glob("*.y*ml")):
+        head = yml.read_text(encoding="utf-8", errors="replace")[:400]
+        try:
+            if "data.schema.json" in head:
+                ref = stores.create_data_from_file(yml)
+                done.append(f"data {ref.name}:{ref.version}")
+            elif "commandComponent.schema.json" in head:
+                name = yaml.safe_load(yml.read_text(encoding="utf-8")).get("name")
+                if name and f"azureml:{name}" in text:
+                    stores.create_component(yml)
+                    done.append(f"component {name}")
+        except (stores.StoreError, OSError, ValueError, AttributeError):
+            continue
+    return done
+
+
+def run_one(path: Path, check_only: bool) -> dict[str, Any]:
+    """Load and run one sample in-process, in its own folder with a fresh state dir."""
+    from ctloop.engine.runner import RunOptions, run_pipeline
+    from ctloop.engine.spec import load_pipeline
+    from ctloop.engine.spec.problems import SpecError
+
+    cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="ctloop-sample-") as home:
-        env = {**os.environ, "CTLOOP_HOME": home, "MLFLOW_DISABLE_TELEMETRY": "true"}
-        verb = ["validate", "--spec-only", str(path)] if check_only else ["run", str(path), "--no-mlflow"]
-        argv = [sys.executable, "-m", "ctloop.cli", *verb]
+        os.environ["CTLOOP_HOME"] = home
+        os.chdir(path.parent)
         start = time.perf_counter()
         try:
-            proc = subprocess.run(
-                argv, cwd=path.parent, env=env, capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            return {"sample": str(path), "result": "failed", "reason": f"timed out after {timeout:.0f}s"}
-        seconds = round(time.perf_counter() - start, 2)
-    if proc.returncode == 0:
-        return {"sample": str(path), "result": "ran" if not check_only else "valid", "seconds": seconds}
-    if proc.returncode == 2:
-        reason = _reason(proc.stderr)
-        allowed = any(word in reason.lower() for word in ALLOWED)
-        return {"sample": str(path), "result": "refused", "allowed": allowed, "reason": reason}
-    failed = [line for line in proc.stdout.splitlines() if "FAILED" in line or "failed" in line]
-    detail = (failed[0] if failed else _reason(proc.stderr or proc.stdout)).strip()
-    return {"sample": str(path), "result": "failed", "reason": detail, "seconds": seconds}
+            prepared = _prepare(path)
+            try:
+                spec = load_pipeline(path)
+            except SpecError as exc:
+                reason = _reason(str(exc))
+                allowed = any(word in reason.lower() for word in ALLOWED)
+                return {"sample": str(path), "result": "refused", "allowed": allowed, "reason": reason}
+            if check_only:
+                return {"sample": str(path), "result": "valid", "prepared": prepared}
+            summary = run_pipeline(spec, RunOptions(tracking=False, echo=lambda _line: None))
+            seconds = round(time.perf_counter() - start, 2)
+            if summary.status == "completed":
+                return {"sample": str(path), "result": "ran", "seconds": seconds, "prepared": prepared}
+            failed = [
+                f"{name}: {step.get('reason')} | {' / '.join((step.get('log_tail') or [])[-2:])}"
+                for name, step in summary.record["steps"].items()
+                if step.get("status") == "failed"
+            ]
+            return {"sample": str(path), "result": "failed", "reason": (failed or ["?"])[0][:300]}
+        finally:
+            os.chdir(cwd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("path", type=Path, help="a checkout (or part) of Azure/azureml-examples")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per sample (default 300)")
-    parser.add_argument("--check-only", action="store_true", help="ctloop validate --spec-only, no run")
+    parser.add_argument("--check-only", action="store_true", help="load and check each sample, run nothing")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     found = samples(args.path)
@@ -90,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = []
     for path in found:
-        result = run_one(path, args.timeout, args.check_only)
+        result = run_one(path.resolve(), args.check_only)
         results.append(result)
         label = result["result"] + (" (allowed)" if result.get("allowed") else "")
         detail = result.get("reason") or f"{result.get('seconds', 0):.1f}s"
