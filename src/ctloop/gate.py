@@ -75,6 +75,7 @@ class Bootstrap:
     valid_resamples: int
     seed: int
     seconds: float
+    batches: int = 1  # resample batches drawn (memory bound: batch x rows weights)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def paired_bootstrap(
         valid_resamples=int(np.isfinite(all_diffs).sum()),
         seed=seed,
         seconds=clock() - start,
+        batches=len(diffs),
     )
 
 

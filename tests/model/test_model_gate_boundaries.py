@@ -173,8 +173,8 @@ def test_decide_uses_the_policys_confidence() -> None:
 # --- the bootstrap loop -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("batch_cells", [1, 700 * 7, 700 * 50 - 1])
-def test_bootstrap_over_many_batches_equals_one_batch(batch_cells: int) -> None:
+@pytest.mark.parametrize(("batch_cells", "batches"), [(1, 50), (700 * 7, 8), (700 * 50 - 1, 2)])
+def test_bootstrap_over_many_batches_equals_one_batch(batch_cells: int, batches: int) -> None:
     rng = np.random.default_rng(5)
     y = rng.random(700) < 0.3
     a, b = 1.1 * y + rng.normal(size=y.size), 0.9 * y + rng.normal(size=y.size)
@@ -182,20 +182,20 @@ def test_bootstrap_over_many_batches_equals_one_batch(batch_cells: int) -> None:
     one = gate.paired_bootstrap(*args, batch_cells=10**9)
     many = gate.paired_bootstrap(*args, batch_cells=batch_cells)
     assert one.resamples == many.resamples == 50
+    assert (one.batches, many.batches) == (1, batches)
     assert one.valid_resamples == many.valid_resamples == 50
     assert (many.ci_low, many.ci_high, many.difference) == (one.ci_low, one.ci_high, one.difference)
 
 
-def test_the_default_batch_holds_more_than_one_resample_for_the_policys_slice() -> None:
+def test_the_default_batch_splits_a_long_slice_into_several_batches() -> None:
     rng = np.random.default_rng(6)
-    y = rng.random(2500) < 0.3
+    y = rng.random(4000) < 0.3  # the default batch holds 2,000,000 // 4000 = 500 resamples
     a, b = 1.1 * y + rng.normal(size=y.size), 0.9 * y + rng.normal(size=y.size)
-    default = gate.paired_bootstrap(y, a, b, "roc_auc", 1001, 0.95, 9)
-    assert default.resamples == default.valid_resamples == 1001
-    assert (default.ci_low, default.ci_high) == (
-        gate.paired_bootstrap(y, a, b, "roc_auc", 1001, 0.95, 9, batch_cells=2500 * 300).ci_low,
-        gate.paired_bootstrap(y, a, b, "roc_auc", 1001, 0.95, 9, batch_cells=2500 * 300).ci_high,
-    )
+    default = gate.paired_bootstrap(y, a, b, "roc_auc", 501, 0.95, 9)
+    single = gate.paired_bootstrap(y, a, b, "roc_auc", 501, 0.95, 9, batch_cells=4000 * 501)
+    assert default.resamples == default.valid_resamples == 501
+    assert (default.batches, single.batches) == (2, 1)
+    assert (default.ci_low, default.ci_high) == (single.ci_low, single.ci_high)
 
 
 def test_bootstrap_reports_the_time_of_its_own_clock() -> None:
@@ -279,3 +279,30 @@ def test_every_check_passes_for_a_clear_winner_and_the_decision_records_the_poli
     assert decision.difference == decision.challenger - decision.champion
     assert decision.bootstrap.difference == pytest.approx(decision.difference)
     assert decision.bootstrap.resamples == POLICY.resamples and decision.bootstrap.seed == POLICY.seed
+
+
+def test_without_a_champion_every_check_is_named_and_the_floor_alone_decides() -> None:
+    y, scores = exact_auc_scores(70)
+    decision = gate.decide(y, scores, None, POLICY)
+    assert decision.checks == [
+        gate.Check("eval_rows", True, "101 rows >= 50, 1 positives"),
+        gate.Check("floor", True, "challenger roc_auc 0.7000 >= floor 0.7"),
+        gate.Check("min_improvement", True, "no champion yet: the floor alone decides"),
+        gate.Check("ci_excludes_zero", True, "no champion yet: the floor alone decides"),
+    ]
+
+
+def test_a_refusal_names_every_failed_check_in_order() -> None:
+    y, scores = exact_auc_scores(69)
+    decision = gate.decide(y, scores, None, replace(POLICY, min_eval_rows=200))
+    assert (
+        decision.reason
+        == "eval_rows: 101 rows < min_eval_rows 200; floor: challenger roc_auc 0.6900 < floor 0.7"
+    )
+
+
+def test_a_single_row_slice_is_batched_by_its_one_row() -> None:
+    result = gate.paired_bootstrap(
+        np.array([True]), np.array([0.9]), np.array([0.1]), "roc_auc", 4, 0.95, 1, batch_cells=4
+    )
+    assert (result.batches, result.resamples, result.valid_resamples) == (1, 4, 0)
