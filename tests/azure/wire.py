@@ -197,9 +197,19 @@ class SchemaCheck:
         return self._cache[name]
 
     def errors(self, name: str, body: Any) -> list[str]:
-        """One line per violation: ``<json path>: <message>``."""
-        found = sorted(self.validator(name).iter_errors(body), key=lambda e: list(e.absolute_path))
-        return [f"{e.json_path}: {e.message}" for e in found if (name, e.json_path) not in SDK_DEVIATIONS]
+        """One line per violation: ``<json path>: <message>``; the Swagger-derived schema of the
+        same body (``swagger/<name>.schema.json``, where there is one) is checked too."""
+        lines = []
+        for key, prefix in ((name, ""), (f"swagger/{name}", "swagger ")):
+            if key != name and not (self.folder / f"{key}.schema.json").exists():
+                continue
+            found = sorted(self.validator(key).iter_errors(body), key=lambda e: list(e.absolute_path))
+            lines += [
+                f"{prefix}{e.json_path}: {e.message}"
+                for e in found
+                if (name, e.json_path) not in SDK_DEVIATIONS
+            ]
+        return lines
 
     def api_version(self, name: str) -> str:
         return str(json.loads((self.folder / f"{name}.schema.json").read_text())["x-api-version"])
