@@ -46,6 +46,7 @@ def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
     for impostor in (
         procs.ProcessRef(ref.pid, ref.start_ticks - 1, ref.token),  # same pid, started earlier
         procs.ProcessRef(ref.pid, ref.start_ticks, "another-token"),  # same pid and tick, not ours
+        procs.ProcessRef(ref.pid, ref.start_ticks, ref.token, "another-boot"),  # before a reboot
     ):
         assert not procs.is_running(impostor)
         assert not procs.stop(impostor, 1)  # never signals a process it cannot prove is ours

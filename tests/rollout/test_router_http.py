@@ -83,8 +83,8 @@ class Routed:
 
 
 def _state(name: str, live_port: int, dead_port: int) -> dict[str, Any]:
-    # a valid process record that is nobody's (no process carries this token): never signalled
-    me = {**procs.self_ref().to_dict(), "token": "no-such-process"}
+    # a valid process record that is nobody's (this pid never started at that tick): never signalled
+    me = {**procs.self_ref().to_dict(), "start_ticks": procs.self_ref().start_ticks - 1}
     return {
         "endpoint": name,
         "deployments": {

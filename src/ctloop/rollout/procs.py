@@ -1,10 +1,12 @@
 """Background processes of the local endpoint: start detached, identify exactly, stop the whole group.
 
-A process is recorded as ``{"pid", "start_ticks", "token"}``: ``start_ticks`` is its start time in
-clock ticks since boot (field 22 of ``/proc/<pid>/stat``), compared exactly, and ``token`` is a
-random value placed in its environment (``CTLOOP_PROC_TOKEN``) and read back from
-``/proc/<pid>/environ``. Neither depends on the wall clock or the boot time, so a clock step never
-makes a live process look gone or a reused pid look ours. Every process also carries its owner
+A process is recorded as ``{"pid", "start_ticks", "boot_id", "token"}``: ``start_ticks`` is its
+start time in clock ticks since boot (field 22 of ``/proc/<pid>/stat``) and ``boot_id`` the
+kernel's id of this boot, both compared exactly, and ``token`` a random value placed in its
+environment (``CTLOOP_PROC_TOKEN``); a process whose environment carries another token is not ours
+(one that shows none, as during its ``exec``, is judged by the rest). Nothing depends on the wall
+clock or the boot time, so a clock step never makes a live process look gone or a reused pid look
+ours. Every process also carries its owner
 (``CTLOOP_PROC_OWNER``, e.g. the endpoint's folder), so ``owned_by`` finds everything an owner ever
 started, records or not. Each process leads its own session: stopping signals the whole group
 (azmlinfsrv's gunicorn workers included), SIGTERM, then SIGKILL after a grace period.
@@ -54,11 +56,20 @@ def read_environ(pid: int) -> dict[str, str]:
     return out
 
 
+def boot_id() -> str:
+    """The kernel's random id of the current boot ('' when unavailable)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True)
 class ProcessRef:
     pid: int
     start_ticks: int
     token: str | None = None
+    boot_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,14 +78,14 @@ class ProcessRef:
     def from_dict(cls, data: Mapping[str, Any] | None) -> ProcessRef | None:
         if not data or "pid" not in data or "start_ticks" not in data:
             return None
-        return cls(int(data["pid"]), int(data["start_ticks"]), data.get("token"))
+        return cls(int(data["pid"]), int(data["start_ticks"]), data.get("token"), data.get("boot_id"))
 
 
 def self_ref() -> ProcessRef:
     """This process (token from its environment when it has one)."""
     stat = read_stat(os.getpid())
     assert stat is not None
-    return ProcessRef(os.getpid(), stat[1], os.environ.get(TOKEN_ENV))
+    return ProcessRef(os.getpid(), stat[1], os.environ.get(TOKEN_ENV), boot_id())
 
 
 def free_port() -> int:
@@ -111,7 +122,7 @@ def start_detached(
             close_fds=True,
         )
     stat = read_stat(proc.pid)
-    return ProcessRef(proc.pid, stat[1] if stat else -1, token)
+    return ProcessRef(proc.pid, stat[1] if stat else -1, token, boot_id())
 
 
 def _alive(ref: ProcessRef | None) -> bool:
@@ -123,7 +134,10 @@ def _alive(ref: ProcessRef | None) -> bool:
     if stat[0] in ("Z", "X"):
         _reap(ref.pid)
         return False
-    return ref.token is None or read_environ(ref.pid).get(TOKEN_ENV) == ref.token
+    if ref.boot_id and ref.boot_id != boot_id():
+        return False
+    shown = read_environ(ref.pid).get(TOKEN_ENV)
+    return ref.token is None or shown is None or shown == ref.token
 
 
 def _process(ref: ProcessRef | None) -> psutil.Process | None:

@@ -21,6 +21,7 @@ _PROCESS = {
         "pid": {"type": "integer", "minimum": 1},
         "start_ticks": {"type": "integer"},
         "token": {"type": ["string", "null"]},
+        "boot_id": {"type": ["string", "null"]},
     },
 }
 _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
