@@ -70,10 +70,15 @@ def test_environment_is_pinned() -> None:
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     assert all(re.fullmatch(r"[\w.-]+==[\w.+-]+", p) for p in pip), pip
     pinned = dict(p.lower().split("==") for p in pip)
-    assert pinned["torch"] == lock_pins(REPO / "requirements-dnn.lock")["torch"]
+    # Two reviewed differences from the local locks, each explained in the conda file: torch is the
+    # newest build whose CUDA major is the image's (tests/gitops/test_environments_resolve.py checks
+    # the CUDA tag), and mlflow-skinny is capped by azureml-mlflow.
+    conda_text = (ENVIRONMENT.parent / env["conda_file"]).read_text()
+    reviewed = {"torch", "mlflow-skinny"}
+    assert all(name in conda_text.split("dependencies")[0] for name in reviewed), "explain each difference"
     lock = lock_pins(REPO / "requirements.lock")
     for name, version in pinned.items():
-        if name in lock:
+        if name in lock and name not in reviewed:
             assert version == lock[name], f"{name}: {version} here, {lock[name]} in requirements.lock"
 
 

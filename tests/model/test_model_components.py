@@ -24,10 +24,11 @@ def test_component_loads_and_validates(components: dict, repo_root: Path, step: 
     component = components[step]
     result = component._validate()
     assert result.passed, result.error_messages
-    assert component.version == "1.0.0"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(component.version)), component.version
     assert component.type == "command"
     raw = yaml.safe_load((repo_root / "components" / f"{step}.yml").read_text())
-    assert raw["environment"] == "azureml:ctloop-train:1"
+    train_env = yaml.safe_load((repo_root / "environments" / "train.yml").read_text())
+    assert raw["environment"] == f"azureml:ctloop-train:{train_env['version']}"
     assert raw["code"] == "../src"
     assert raw["command"].startswith(f"python -m ctloop.steps.{step} ")
     for kind in ("inputs", "outputs"):
