@@ -291,6 +291,7 @@ def test_swagger_schemas_name_their_file_commit_and_the_api_version_the_sdk_send
         source = swagger["x-source"]
         assert swagger["x-api-version"] == generated["x-api-version"], name
         assert f"/{swagger['x-api-version']}/" in source["rest-spec"], name
+        assert source["rest-spec"] == generated["x-source"]["rest-spec"], name  # the same Swagger file
         assert len(source["rest-spec-commit"]) == 40 and int(source["rest-spec-commit"], 16) >= 0, name
         assert set(source["definitions-read"]) >= {
             d for d in swagger["definitions"] if "x-sdk-definition" in d
