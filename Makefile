@@ -8,6 +8,9 @@ PY := $(VENV)/bin/python
 CTLOOP := $(VENV)/bin/ctloop
 STAMP := $(VENV)/.ctloop-stamp
 DNN_STAMP := $(VENV)/.ctloop-dnn-stamp
+# Checkov lives in its own pinned venv (policies/infra, make checkov); defined here, before `test` uses it.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.ctloop-stamp
 PIP := $(PY) -m pip --disable-pip-version-check -q
 UV_VERSION := 0.13.8
 
@@ -85,8 +88,6 @@ mutation: $(STAMP) ## Mutation testing of gate, drift, triggers, splits, contrac
 PULUMI ?= pulumi
 POLICY_PACK := policies/infra
 
-CHECKOV_VENV := .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.ctloop-stamp
 YES ?=
 
 .PHONY: preflight preview up azureml-config test-infra checkov-setup checkov oidc-refresh

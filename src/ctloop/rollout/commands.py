@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ctloop import paths
 from ctloop.rollout import IMPLEMENTATIONS
 from ctloop.rollout.specs import DEFAULT_ENDPOINTS_DIR
 
@@ -398,12 +399,15 @@ def _start_watchdog(args: argparse.Namespace, home: Path, rollout_id: str) -> No
     """A detached ``ctloop rollout watchdog`` for this rollout: it outlives a killed controller
     and resumes the rollout from its persisted state (``endpoint down`` stops it)."""
     from ctloop.rollout import procs
+    from ctloop.rollout.local import pythonpath
 
     cmd = [sys.executable, "-m", "ctloop.cli", "rollout", "watchdog", "--rollout-id", rollout_id]
     cmd += ["--target", args.target, "--endpoints", str(Path(args.endpoints).absolute())]
     if args.policies:
         cmd += ["--policies", str(Path(args.policies).absolute())]
-    procs.start_detached(cmd, dict(os.environ), Path.cwd(), home / "watchdog.log", owner=str(home.resolve()))
+    # it outlives the caller's working directory and code snapshot: run from the endpoint's own
+    env = {**os.environ, "PYTHONPATH": pythonpath(home), paths.HOME_ENV: str(paths.state_dir())}
+    procs.start_detached(cmd, env, home, home / "watchdog.log", owner=str(home.resolve()))
 
 
 @_guard

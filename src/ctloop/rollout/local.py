@@ -18,6 +18,7 @@ logs (model data collector JSON lines) go to ``<state dir>/endpoint/<slot>/logs/
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -173,7 +174,7 @@ class LocalEndpoint(Endpoint):
             "--backlog",
             str(self.policy.router["backlog"]),
         ]
-        env = {**os.environ, "PYTHONPATH": _pythonpath()}
+        env = {**os.environ, "PYTHONPATH": pythonpath(self.home)}
         ref = procs.start_detached(cmd, env, self.home, self.home / "router.log", owner=self.owner)
         timeout = float(self.policy.deployment["ready_timeout_s"])
 
@@ -227,12 +228,14 @@ class LocalEndpoint(Endpoint):
         log_dir = slot_dir / "logs"
         server_log = slot_dir / f"server-{stamp}.log"
         port = procs.free_port()
+        code_dir = pinned_code(self.home, settings.code_dir)
+        scoring_script = code_dir / settings.scoring_script.relative_to(settings.code_dir)
         env = {
             **os.environ,
             **settings.environment,
-            "PYTHONPATH": _pythonpath(settings.code_dir),
+            "PYTHONPATH": pythonpath(self.home, code_dir),
             "AZUREML_MODEL_DIR": str(model_copy),
-            "AML_APP_ROOT": str(settings.code_dir),
+            "AML_APP_ROOT": str(code_dir),
             "CTLOOP_MODEL_VERSION": str(spec.model_version),
             "CTLOOP_DEPLOYMENT": spec.name,
             "CTLOOP_ENDPOINT": self.name,
@@ -245,7 +248,7 @@ class LocalEndpoint(Endpoint):
         cmd = [
             *_server_command(),
             "--entry_script",
-            str(settings.scoring_script),
+            str(scoring_script),
             "--model_dir",
             str(model_copy),
             "--port",
@@ -254,7 +257,7 @@ class LocalEndpoint(Endpoint):
             str(settings.workers),
         ]
         self._clear_starting(spec.name)
-        ref = procs.start_detached(cmd, env, settings.code_dir, server_log, owner=self.owner)
+        ref = procs.start_detached(cmd, env, code_dir, server_log, owner=self.owner)
         # recorded at once, so a caller killed while it boots leaves no untracked process
         with self._editing() as state:
             state.setdefault("starting", {})[spec.name] = {**ref.to_dict(), "model_dir": str(model_copy)}
@@ -452,13 +455,50 @@ class LocalEndpoint(Endpoint):
         return RolloutRegistry(model_name).fetch(version, dest)
 
 
-def _pythonpath(*first: Path) -> str:
-    """PYTHONPATH that makes this ``ctloop`` (and the deployment's code folder) importable."""
-    package_root = Path(__file__).resolve().parents[2]
-    parts = [str(p) for p in first] + [str(package_root)]
-    if os.environ.get("PYTHONPATH"):
-        parts.append(os.environ["PYTHONPATH"])
-    return os.pathsep.join(dict.fromkeys(parts))
+_CODE_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
+
+
+def _code_files(folder: Path) -> Iterator[Path]:
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).parts
+        if (
+            path.is_file()
+            and path.suffix != ".pyc"
+            and not any(p.startswith(".") or p == "__pycache__" or p.endswith(".egg-info") for p in rel)
+        ):
+            yield path
+
+
+def pinned_code(home: Path, folder: Path) -> Path:
+    """A copy of ``folder`` under the endpoint's ``home``, named by its content, that outlives the caller.
+
+    A pipeline step runs from a code snapshot the engine deletes when the step ends, while the
+    router, the deployments and the watchdog it starts keep running and import lazily: they run
+    from the endpoint's own copy, as Azure ML keeps a deployment's uploaded code. Identical code
+    shares one copy; it is written beside its final name and renamed into place.
+    """
+    folder = folder.resolve()
+    if folder.is_relative_to(home.resolve()):
+        return folder
+    digest = hashlib.sha256()
+    for path in _code_files(folder):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    target = home / "code" / digest.hexdigest()[:16]
+    if not target.is_dir():
+        staging = target.with_name(f".{target.name}-{os.getpid()}-{os.urandom(3).hex()}")
+        shutil.copytree(folder, staging, ignore=_CODE_SKIP)
+        try:
+            staging.rename(target)
+        except OSError:  # another process pinned the same code first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def pythonpath(home: Path, *first: Path) -> str:
+    """PYTHONPATH for a process the endpoint starts: the deployment's code, then this ``ctloop``,
+    both from the endpoint's pinned copies (see :func:`pinned_code`)."""
+    package_root = pinned_code(home, Path(__file__).resolve().parents[2])
+    return os.pathsep.join(dict.fromkeys([str(p) for p in first] + [str(package_root)]))
 
 
 def open_local_endpoint(policy: RolloutPolicy, endpoints_dir: str | Path) -> LocalEndpoint:

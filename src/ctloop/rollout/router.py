@@ -37,6 +37,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -452,6 +453,13 @@ class Connection:
                 except h11.RemoteProtocolError as exc:
                     if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                         self._send(exc.error_status_hint, {}, _error(f"bad request: {exc}"), close=True)
+                    return
+                except (OSError, h11.LocalProtocolError):
+                    raise
+                except Exception as exc:  # a router bug answers 500 and is logged, never a dropped connection
+                    traceback.print_exc(file=sys.stderr)
+                    if self.conn.our_state is h11.SEND_RESPONSE:
+                        self._send(500, {}, _error(f"router error: {type(exc).__name__}: {exc}"), close=True)
                     return
                 if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
                     return
