@@ -102,6 +102,24 @@ def batch_end(stream: Stream, batch: Batch) -> pd.Timestamp:
     return pd.Timestamp(times.iloc[batch.end_row - 1]) + pd.Timedelta(days=1)
 
 
+def batch_score(
+    stream: Stream,
+    batch: Batch,
+    probabilities: np.ndarray,
+    y: np.ndarray,
+    threshold: float,
+    primary: str,
+    version: object,
+) -> tuple[BatchScore, pd.Timestamp]:
+    """The batch's :class:`BatchScore` under ``version``'s predictions, and its exclusive end time."""
+    metric, accuracy = score_batch(probabilities, y, threshold, primary)
+    end = batch_end(stream, batch)
+    start = str(batch.frame[stream.time_column].iloc[0])
+    return BatchScore(
+        batch.index, batch.start_row, batch.end_row, start, str(end), metric, accuracy, str(version)
+    ), end
+
+
 # --- baselines ---------------------------------------------------------------------------------
 
 
@@ -157,20 +175,10 @@ def run_baseline(
     for batch in batches:
         p = champion.predict_proba(batch.frame[stream.features])
         y = batch.frame[stream.label].to_numpy(dtype=int)
-        metric, accuracy = score_batch(p, y, config.decision_threshold, config.primary_metric)
-        end = batch_end(stream, batch)
-        result.batches.append(
-            BatchScore(
-                batch.index,
-                batch.start_row,
-                batch.end_row,
-                str(batch.frame[stream.time_column].iloc[0]),
-                str(end),
-                metric,
-                accuracy,
-                str(version),
-            )
+        score, end = batch_score(
+            stream, batch, p, y, config.decision_threshold, config.primary_metric, version
         )
+        result.batches.append(score)
         if not should_retrain(batch.index):
             continue
         split = _split(stream.frame.iloc[: batch.end_row], stream, config)
@@ -343,20 +351,8 @@ def run_trigger_policy(
             ),
         )
         frame.to_parquet(landing / f"batch-{batch.index + 1:05d}.parquet", index=False)
-        metric, accuracy = score_batch(p, y, threshold, config.primary_metric)
-        end = batch_end(stream, batch)
-        result.batches.append(
-            BatchScore(
-                batch.index,
-                batch.start_row,
-                batch.end_row,
-                str(times.iloc[0]),
-                str(end),
-                metric,
-                accuracy,
-                str(scorer.version),
-            )
-        )
+        score, end = batch_score(stream, batch, p, y, threshold, config.primary_metric, scorer.version)
+        result.batches.append(score)
         note(turn(loop, utc(end) + delay, since=origin), batch.index)
     result.wall_seconds = time.perf_counter() - started
     return result
@@ -492,20 +488,10 @@ def run_trigger_inprocess(
         frame = batch.frame
         p = np.asarray(champ.model.predict_proba(frame[stream.features]), dtype=float)
         y = frame[stream.label].to_numpy(dtype=int)
-        metric, accuracy = score_batch(p, y, config.decision_threshold, config.primary_metric)
-        end = batch_end(stream, batch)
-        result.batches.append(
-            BatchScore(
-                batch.index,
-                batch.start_row,
-                batch.end_row,
-                str(frame[stream.time_column].iloc[0]),
-                str(end),
-                metric,
-                accuracy,
-                str(champ.version),
-            )
+        score, end = batch_score(
+            stream, batch, p, y, config.decision_threshold, config.primary_metric, champ.version
         )
+        result.batches.append(score)
         rows = frame[stream.features].reset_index(drop=True)
         rows["time"] = frame[stream.time_column].to_numpy()
         rows["label"], rows["probability"] = y, p
