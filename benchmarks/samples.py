@@ -3,6 +3,7 @@
     python benchmarks/samples.py /tmp/azml-samples/cli/jobs           # run each sample
     python benchmarks/samples.py PATH --check-only                    # load and check only
     python benchmarks/samples.py PATH --json out.json
+    python benchmarks/samples.py PATH --environments current         # every step in this venv
 
 Every ``*.yml`` whose ``$schema`` is ``pipelineJob`` is one sample. Each is loaded and run by the
 engine (in this process, MLflow off, so azure-ai-ml is imported once) from its own folder with
@@ -14,8 +15,14 @@ local ``data create``, components it references as ``azureml:<name>`` registered
 - refused (reason): the checks stopped it before anything ran, with the first problem line (an
   unsupported feature or a spec problem); ``allowed`` marks refusals for automl, spark or
   registry components, which the local engine does not run by design;
-- failed: the engine ran it and a step failed (often a missing package or network access:
-  steps run in this virtual environment, not in the sample's Docker environment).
+- failed: the engine ran it and a step failed (often network access, or a package only the
+  sample's Docker image has).
+
+Steps whose environment has a ``conda_file`` run in a uv environment built from its pip section
+(``ctloop run --environments build``; PyPI is needed the first time, then the build is cached);
+``--environments current`` runs every step in this virtual environment instead. Registry
+environments have no package list locally: ``benchmarks/environments/map.yml`` maps the one the
+samples use (sklearn-1.5) to a local conda file (``CTLOOP_ENVIRONMENT_MAP``).
 """
 
 from __future__ import annotations
@@ -75,7 +82,7 @@ def _prepare(path: Path) -> list[str]:
     return done
 
 
-def run_one(path: Path, check_only: bool) -> dict[str, Any]:
+def run_one(path: Path, check_only: bool, environments: str = "build") -> dict[str, Any]:
     """Load and run one sample in-process, in its own folder with a fresh state dir."""
     from ctloop.engine.runner import RunOptions, run_pipeline
     from ctloop.engine.spec import load_pipeline
@@ -96,7 +103,8 @@ def run_one(path: Path, check_only: bool) -> dict[str, Any]:
                 return {"sample": str(path), "result": "refused", "allowed": allowed, "reason": reason}
             if check_only:
                 return {"sample": str(path), "result": "valid", "prepared": prepared}
-            summary = run_pipeline(spec, RunOptions(tracking=False, echo=lambda _line: None))
+            options = RunOptions(tracking=False, echo=lambda _line: None, environments=environments)
+            summary = run_pipeline(spec, options)
             seconds = round(time.perf_counter() - start, 2)
             if summary.status == "completed":
                 return {"sample": str(path), "result": "ran", "seconds": seconds, "prepared": prepared}
@@ -117,14 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", type=Path, help="a checkout (or part) of Azure/azureml-examples")
     parser.add_argument("--check-only", action="store_true", help="load and check each sample, run nothing")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--environments",
+        choices=("build", "current"),
+        default="build",
+        help="build (default): conda_file environments built with uv; current: this virtual environment",
+    )
     args = parser.parse_args(argv)
+    if args.environments == "build":
+        os.environ.setdefault(
+            "CTLOOP_ENVIRONMENT_MAP", str(Path(__file__).parent / "environments" / "map.yml")
+        )
     found = samples(args.path)
     if not found:
         print(f"no pipeline job YAML under {args.path}", file=sys.stderr)
         return 2
     results = []
     for path in found:
-        result = run_one(path.resolve(), args.check_only)
+        result = run_one(path.resolve(), args.check_only, args.environments)
         results.append(result)
         label = result["result"] + (" (allowed)" if result.get("allowed") else "")
         detail = result.get("reason") or f"{result.get('seconds', 0):.1f}s"

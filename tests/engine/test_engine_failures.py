@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -139,3 +140,56 @@ def test_step_over_its_time_limit_is_stopped(toy, cli, tmp_path, monkeypatch):
     assert step["status"] == "timeout"
     assert step["reason"].startswith("timed out after") and "limits.timeout" in step["reason"]
     assert "step wait timeout: timed out after" in result.err
+
+
+class _WatchedLock:
+    """The pool's lock, telling the test when another thread asks for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.asked = threading.Event()
+        self.owner: int | None = None
+
+    def __enter__(self) -> None:
+        if threading.get_ident() != self.owner:
+            self.asked.set()
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_stop_all_while_a_step_process_is_starting_stops_that_process_too(tmp_path, monkeypatch):
+    """SIGTERM can land between a step's 'started' and its process: that process must not escape."""
+    from ctloop.engine import process
+
+    real_popen = subprocess.Popen
+    pool = process.ProcessPool()
+    lock = pool._lock = _WatchedLock()
+    entered = threading.Event()
+
+    def slow_popen(*args, **kwargs):
+        entered.set()
+        assert lock.asked.wait(60)  # stop_all has asked for the pool's lock: only now does the process start
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(process.subprocess, "Popen", slow_popen)
+    outcome: list[process.Outcome] = []
+    argv = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+    def step() -> None:
+        lock.owner = threading.get_ident()
+        outcome.append(pool.run(argv, tmp_path, os.environ, tmp_path / "log", None))
+
+    runner = threading.Thread(target=step)
+    runner.start()
+    assert entered.wait(60)
+    stopper = threading.Thread(target=pool.stop_all)
+    stopper.start()
+    stopper.join(60)
+    runner.join(60)
+    assert not runner.is_alive() and outcome[0].status == "interrupted"
+    # a step that reaches run() after stop_all never starts a process
+    lock.owner = threading.get_ident()
+    monkeypatch.setattr(process.subprocess, "Popen", real_popen)
+    assert pool.run(argv, tmp_path, os.environ, tmp_path / "log", None).status == "interrupted"

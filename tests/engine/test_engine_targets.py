@@ -42,14 +42,16 @@ def test_submitters_come_from_one_table():
 
     assert set(commands.SUBMITTERS) == {"local", "azure"}
     assert isinstance(commands.submitter_for("local"), commands.LocalSubmitter)
-    assert isinstance(commands.submitter_for("azure"), commands.AzureSubmitter)
+    from ctloop.azure.submitter import AzureSubmitter
+
+    assert isinstance(commands.submitter_for("azure"), AzureSubmitter)
     with pytest.raises(ValueError, match="unknown target 'moon'; known: local, azure"):
         commands.submitter_for("moon")
     assert "args.target ==" not in inspect.getsource(commands)
 
 
 def test_target_overrides_fill_declared_inputs_only(tmp_path):
-    from ctloop.engine.commands import target_overrides
+    from ctloop.azure.submitter import target_overrides
 
     training = REPO / "pipelines" / "training.yml"
     assert target_overrides(training, "azure", "ctloop-dev-abc123", {}) == {
@@ -95,7 +97,7 @@ def _client_with(jobs):
 def test_stream_survives_an_expired_login_by_polling_with_a_fresh_credential(capsys):
     from azure.core.exceptions import ClientAuthenticationError
 
-    from ctloop.engine.commands import ReauthenticatingClient
+    from ctloop.azure.submitter import ReauthenticatingClient
 
     first, second = _jobs_double(), _jobs_double()
     first.stream.side_effect = ClientAuthenticationError(
@@ -117,7 +119,7 @@ def test_stream_survives_an_expired_login_by_polling_with_a_fresh_credential(cap
 def test_final_get_is_retried_after_a_401_and_other_errors_propagate():
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-    from ctloop.engine.commands import ReauthenticatingClient
+    from ctloop.azure.submitter import ReauthenticatingClient
 
     expired = HttpResponseError(message="token expired")
     expired.status_code = 401
@@ -135,7 +137,7 @@ def test_final_get_is_retried_after_a_401_and_other_errors_propagate():
 def test_renewals_are_bounded():
     from azure.core.exceptions import ClientAuthenticationError
 
-    from ctloop.engine.commands import ReauthenticatingClient
+    from ctloop.azure.submitter import ReauthenticatingClient
 
     made = []
 
@@ -155,7 +157,7 @@ def test_renewals_are_bounded():
 def test_monitor_verbs_take_target_and_stack_and_export_them(monkeypatch):
     import argparse
 
-    from ctloop.monitor import commands as monitor_commands
+    from ctloop import monitor_commands
 
     monkeypatch.setenv("CTLOOP_TARGET", "local")  # restored after the test
     monkeypatch.delenv("CTLOOP_STACK", raising=False)
@@ -236,7 +238,7 @@ def test_check_triggers_on_azure_without_a_workspace_says_so_and_touches_nothing
     """``make check-triggers TARGET=azure STACK=prod`` once decided locally; now it refuses clearly."""
     import argparse
 
-    from ctloop.monitor import commands as monitor_commands
+    from ctloop import monitor_commands
 
     home = tmp_path / "state"
     monkeypatch.chdir(tmp_path)

@@ -12,17 +12,23 @@ from ctloop.engine.hashing import tree_hash
 from ctloop.engine.process import ProcessPool
 from ctloop.engine.records import EventLog, RunRecord
 from ctloop.engine.spec import PipelineSpec
-from ctloop.engine.tracking import NullTracker
+from ctloop.engine.tracking import NullTracker, TrackingWorker
 
 
 @dataclass
 class RunOptions:
-    """How to run: ``force`` ignores the cache, ``max_parallel`` bounds concurrent steps."""
+    """How to run: ``force`` ignores the cache, ``max_parallel`` bounds concurrent steps.
+
+    ``tracking_worker`` is an MLflow worker started earlier (while the spec loaded); the run
+    uses it for its MLflow runs and closes it.
+    """
 
     force: bool = False
     max_parallel: int = 2
     tracking: bool = True
     echo: Callable[[str], None] = print
+    tracking_worker: TrackingWorker | None = None
+    environments: str = "current"  # or "build": conda_file environments built with uv (environments.py)
 
 
 @dataclass

@@ -95,20 +95,22 @@ class ProcessPool:
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, timeout: float | None
     ) -> Outcome:
         """Run ``argv`` in its own process group with stdout+stderr appended to ``log``."""
-        if self.stopping.is_set():
-            return Outcome("interrupted", None, None, 0.0)
         start = time.monotonic()
         with log.open("ab") as out:
-            proc = subprocess.Popen(
-                kept(argv),
-                cwd=cwd,
-                env=dict(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            # check, start and register under one lock: stop_all either sees this process or this
+            # call sees ``stopping``, so no step starts after the pool was told to stop
             with self._lock:
+                if self.stopping.is_set():
+                    return Outcome("interrupted", None, None, 0.0)
+                proc = subprocess.Popen(
+                    kept(argv),
+                    cwd=cwd,
+                    env=dict(env),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 self._procs[proc.pid] = proc
             timed_out = False
             try:
@@ -148,8 +150,8 @@ class ProcessPool:
 
     def stop_all(self) -> None:
         """Stop every live step process (SIGTERM, then SIGKILL after a grace period)."""
-        self.stopping.set()
         with self._lock:
+            self.stopping.set()
             procs = list(self._procs.values())
         threads = [threading.Thread(target=self._stop, args=(p,)) for p in procs]
         for t in threads:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ctloop.engine.sweep_space import sweep_lines
+
 #: Lines of a failed step's log printed on the terminal.
 TERMINAL_TAIL = 10
 
@@ -123,6 +125,9 @@ def run_details(record: Mapping[str, Any]) -> str:
     values += [(n, k, _number(v)) for n, s in steps.items() for k, v in step_metrics(s).items()]
     if len(values) > 1:
         lines += ["", *_columns(values, right=(2,))]
+    for name, step in steps.items():
+        if step.get("sweep"):
+            lines += ["", *sweep_lines(name, step["sweep"])]
     for name, step in steps.items():
         if step.get("status") in ("failed", "killed", "timeout", "interrupted"):
             lines += ["", *failure_lines(name, step)]

@@ -17,6 +17,7 @@ from ctloop.engine.records import EVENTS_FILE, EventLog, RunRecord, new_run_id, 
 from ctloop.engine.spec import PipelineSpec
 from ctloop.engine.spec.problems import display_path
 from ctloop.engine.step import StepResult, execute
+from ctloop.engine.sweep import execute_sweep
 from ctloop.engine.tracking import make_tracker
 
 __all__ = ["RunOptions", "RunSummary", "run_pipeline"]
@@ -97,7 +98,9 @@ class _Scheduler:
             ):
                 self.state[name] = "running"
                 upstream = {u: self.results[u] for u in ups}
-                running[pool.submit(execute, self.ctx, self.spec.jobs[name], upstream)] = name
+                job = self.spec.jobs[name]
+                run_step = execute_sweep if job.sweep is not None else execute
+                running[pool.submit(run_step, self.ctx, job, upstream)] = name
 
     def run(self) -> None:
         running: dict[Future[StepResult], str] = {}
@@ -156,7 +159,13 @@ def run_pipeline(spec: PipelineSpec, options: RunOptions | None = None) -> RunSu
         events.emit("mlflow parent run started", **ids)
 
     tracker = make_tracker(
-        options.tracking, run_id, spec.name, spec.experiment_name, str(spec.file), mlflow_started
+        options.tracking,
+        run_id,
+        spec.name,
+        spec.experiment_name,
+        str(spec.file),
+        mlflow_started,
+        options.tracking_worker,
     )
     ctx = RunContext(
         spec=spec,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctloop.engine import assets, command, datastores, launch, sandbox
+from ctloop.engine import assets, command, datastores, environments, launch, sandbox
 from ctloop.engine.cache import CacheEntry, step_key
 from ctloop.engine.context import RunContext
 from ctloop.engine.hashing import tree_hash
@@ -100,17 +100,20 @@ def _layout(ctx: RunContext, job: JobSpec) -> launch.Layout:
 
 def _cache_key(ctx: RunContext, job: JobSpec, inputs: Resolved, layout: launch.Layout) -> str:
     comp = job.component
+    settings = {
+        "layout": layout.describe(),
+        "modes": {k: b.mode for k, b in job.inputs.items() if b.mode},
+        "env": dict(job.environment_variables),
+        "outputs": {p: o.type for p, o in comp.outputs.items()},
+    }
+    if (built := environments.identity(ctx.spec, job, ctx.options.environments)) is not None:
+        settings["environment"] = built  # a result from ctloop's own environment is not reused
     return step_key(
         spec_hash=comp.spec_hash,
         code_hash=ctx.content_hash(comp.code) if comp.code else None,
         literals=inputs.literals,
         input_hashes=inputs.hashes,
-        layout={
-            "layout": layout.describe(),
-            "modes": {k: b.mode for k, b in job.inputs.items() if b.mode},
-            "env": dict(job.environment_variables),
-            "outputs": {p: o.type for p, o in comp.outputs.items()},
-        },
+        layout=settings,
     )
 
 
@@ -193,6 +196,8 @@ def _environment(ctx: RunContext, job: JobSpec, tags: dict[str, str]) -> dict[st
         PYTHONUNBUFFERED="1",
         PATH=os.pathsep.join([str(ctx.run_dir / "bin"), env.get("PATH", "")]),
     )
+    mode, echo = ctx.options.environments, ctx.options.echo
+    env.update(environments.step_environment(ctx.spec, job, mode, env["PATH"], echo))
     env.update(job.environment_variables)
     return env
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ctloop.engine import datastores, stores
+from ctloop.engine.spec import nesting
 from ctloop.engine.spec.literals import PATH_TYPES
 from ctloop.engine.spec.model import (
     JOB_OUTPUT,
@@ -26,6 +27,7 @@ from ctloop.engine.spec.model import (
 )
 from ctloop.engine.spec.pipeline_checks import ComponentRef
 from ctloop.engine.spec.source import YamlSource
+from ctloop.engine.sweep_space import SWEEP_KEYS, parse_sweep
 
 
 def data_hash(data: Any) -> str:
@@ -194,47 +196,18 @@ def build_spec(
     raw_jobs: Mapping[str, Any] = src.data.get("jobs") or {}
     raw_outputs = src.data.get("outputs") if isinstance(src.data.get("outputs"), dict) else {}
     jobs: dict[str, JobSpec] = {}
+    exports: dict[str, dict[str, Binding]] = {}
     for name, node in job.jobs.items():
         raw = raw_jobs.get(name) or {}
-        loaded = node.component
-        if isinstance(loaded, str):  # azureml:<name>@latest: the component from the local store
-            loaded = entities[components[name].src.path]
-        comp = _component(components[name], loaded, name, node)
-        raw_inputs = raw.get("inputs") if isinstance(raw.get("inputs"), dict) else {}
-        raw_outs = raw.get("outputs") if isinstance(raw.get("outputs"), dict) else {}
-        inputs = {}
-        for port in comp.inputs:
-            node_input = node.inputs.get(port) if node.inputs else None
-            value = getattr(node_input, "_data", None) if port in raw_inputs else None
-            raw_value = raw_inputs.get(port)
-            if isinstance(raw_value, dict) and stores.parse(str(raw_value.get("path", ""))) is not None:
-                value = raw_value  # the loader drops the azureml: prefix of a data asset reference
-            inputs[port] = _binding(value, base)
-        outputs = {}
-        for port in comp.outputs:
-            node_output = node.outputs.get(port) if node.outputs else None
-            value = getattr(node_output, "_data", None) if port in raw_outs else None
-            outputs[port] = _output(port, value, raw_outputs or {})
-        dist = getattr(node, "distribution", None)
-        limits = getattr(node, "limits", None)
-        env = getattr(node, "environment_variables", None) or {}
-        jobs[name] = JobSpec(
-            name=name,
-            component=comp,
-            inputs=inputs,
-            outputs=outputs,
-            declared_inputs=tuple(str(k) for k in raw_inputs),
-            declared_outputs=tuple(str(k) for k in raw_outs),
-            distribution_type=_attr(dist, "type") or comp.distribution_type,
-            process_count=_first(_attr(dist, "process_count_per_instance"), comp.process_count),
-            instance_count=1  # a parallel job's driver starts every worker itself
-            if _attr(node, "task") is not None or _attr(loaded, "task") is not None
-            else _attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
-            worker_count=_attr(dist, "worker_count"),
-            parameter_server_count=int(_attr(dist, "parameter_server_count") or 0),
-            timeout=_attr(limits, "timeout"),
-            environment_variables={str(k): str(v) for k, v in env.items()},
-        )
+        if getattr(node, "type", None) == "pipeline":  # a pipeline component: its steps join this graph
+            scope = nesting.Scope("", base, raw_outputs or {}, None)
+            inner, exports[name] = nesting.expand(
+                name, node, raw, scope, components, entities, job_spec, _binding
+            )
+            jobs.update(inner)
+            continue
+        jobs[name] = job_spec(name, node, raw, components[name], entities, base, raw_outputs or {})
+    jobs = nesting.rewire(jobs, exports)
     inputs = {k: _pipeline_input(k, getattr(v, "_data", v), base) for k, v in (job.inputs or {}).items()}
     settings = getattr(job, "settings", None)
     display = getattr(job, "display_name", None) or src.path.stem
@@ -248,3 +221,65 @@ def build_spec(
         continue_on_step_failure=bool(_attr(settings, "continue_on_step_failure", False)),
         sources=dict(sources),
     )
+
+
+def job_spec(
+    name: str,
+    node: Any,
+    raw: Mapping[str, Any],
+    ref: ComponentRef,
+    entities: Mapping[Path, Any],
+    base: Path,
+    raw_outputs: Mapping[str, Any],
+) -> JobSpec:
+    """One command or parallel step: its component, bindings (relative to ``base``) and settings."""
+    loaded = node.trial if raw.get("type") == "sweep" else node.component  # a sweep runs its trial
+    if isinstance(loaded, str):  # azureml:<name>@latest: the component from the local store
+        loaded = entities[ref.src.path]
+    comp = _component(ref, loaded, name, node)
+    raw_inputs = raw.get("inputs") if isinstance(raw.get("inputs"), dict) else {}
+    raw_outs = raw.get("outputs") if isinstance(raw.get("outputs"), dict) else {}
+    inputs = {}
+    for port in comp.inputs:
+        node_input = node.inputs.get(port) if node.inputs else None
+        value = getattr(node_input, "_data", None) if port in raw_inputs else None
+        raw_value = raw_inputs.get(port)
+        if isinstance(raw_value, dict) and stores.parse(str(raw_value.get("path", ""))) is not None:
+            value = raw_value  # the loader drops the azureml: prefix of a data asset reference
+        inputs[port] = _binding(value, base)
+    outputs = {}
+    for port in comp.outputs:
+        node_output = node.outputs.get(port) if node.outputs else None
+        value = getattr(node_output, "_data", None) if port in raw_outs else None
+        outputs[port] = _output(port, value, raw_outputs)
+    dist = getattr(node, "distribution", None)
+    limits = getattr(node, "limits", None)
+    env = getattr(node, "environment_variables", None) or {}
+    spec = JobSpec(
+        name=name,
+        component=comp,
+        inputs=inputs,
+        outputs=outputs,
+        declared_inputs=tuple(str(k) for k in raw_inputs),
+        declared_outputs=tuple(str(k) for k in raw_outs),
+        distribution_type=_attr(dist, "type") or comp.distribution_type,
+        process_count=_first(_attr(dist, "process_count_per_instance"), comp.process_count),
+        instance_count=1  # a parallel job's driver starts every worker itself
+        if _attr(node, "task") is not None or _attr(loaded, "task") is not None
+        else _attr(getattr(node, "resources", None), "instance_count") or comp.instance_count,
+        worker_count=_attr(dist, "worker_count"),
+        parameter_server_count=int(_attr(dist, "parameter_server_count") or 0),
+        timeout=_attr(limits, "timeout"),
+        environment_variables={str(k): str(v) for k, v in env.items()},
+    )
+    return _with_sweep(spec, raw)
+
+
+def _with_sweep(spec: JobSpec, raw: Mapping[str, Any]) -> JobSpec:
+    """A sweep job: its settings as written, each searched input bound to a sample value for the checks."""
+    if raw.get("type") != "sweep":
+        return spec
+    settings = parse_sweep(raw)
+    bound = {d.name: Binding("literal", d.representative()) for d in settings.space if d.name in spec.inputs}
+    written = {k: raw[k] for k in SWEEP_KEYS if raw.get(k) is not None}
+    return replace(spec, inputs={**spec.inputs, **bound}, timeout=None, sweep=written)

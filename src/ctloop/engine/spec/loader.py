@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +22,9 @@ from ctloop.engine.spec.semantics import semantic_problems
 from ctloop.engine.spec.source import YamlSource, read_source
 
 
-def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec | None, list[Problem]]:
+def _analyse(
+    path: str | Path, *, use_memo: bool = False, on_validate: Callable[[], None] | None = None
+) -> tuple[PipelineSpec | None, list[Problem]]:
     problems: list[Problem] = []
     src = read_source(path, problems, what="pipeline")
     if src is None:
@@ -34,7 +36,10 @@ def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec 
         return None, pre.problems
     key = memo.memo_key(pre.sources) if use_memo else ""
     spec = memo.recall(key, pre.sources) if use_memo else None
+    recalled = spec is not None
     if spec is None:
+        if on_validate is not None:
+            on_validate()
         spec, problems = _load_with_sdk(src, pre)
         if spec is None:
             return None, problems
@@ -42,7 +47,7 @@ def _analyse(path: str | Path, *, use_memo: bool = False) -> tuple[PipelineSpec 
     if problems:
         return None, problems
     spec = replace(spec, order=order)
-    if use_memo:
+    if use_memo and not recalled:
         memo.remember(key, spec)
     return spec, []
 
@@ -93,13 +98,18 @@ def check_component(path: str | Path) -> list[Problem]:
 
 
 def load_pipeline(
-    path: str | Path, overrides: Mapping[str, str] | None = None, *, use_memo: bool = False
+    path: str | Path,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    use_memo: bool = False,
+    on_validate: Callable[[], None] | None = None,
 ) -> PipelineSpec:
     """The checked pipeline ready to run, with ``overrides`` (``--set``) applied; SpecError otherwise.
 
-    ``use_memo`` skips the azure-ai-ml loader when these exact files passed it before (see memo.py).
+    ``use_memo`` skips the azure-ai-ml loader when these exact files passed it before (see memo.py);
+    ``on_validate`` is called just before the loader runs (the engine starts MLflow's worker then).
     """
-    spec, problems = _analyse(path, use_memo=use_memo)
+    spec, problems = _analyse(path, use_memo=use_memo, on_validate=on_validate)
     if problems or spec is None:
         raise SpecError.from_problems(sort_problems(problems))
     spec = apply_overrides(spec, overrides or {})

@@ -1,21 +1,27 @@
 """Remember pipelines that passed every check, so an unchanged spec skips the slow azure-ai-ml loader.
 
-The key is the bytes of the pipeline and of every component file it uses, the azure-ai-ml version
-and this format's version. A hit still re-reads the YAML and re-runs the cheap checks (paths, code
-folders, bindings, types, cycles); only the loader call and the model building are skipped.
+The key is the bytes of the pipeline and of every component file it uses, their names relative to
+the folder that holds them all (the spec's root), the azure-ai-ml version and this format's
+version. The memo is kept per user on this machine (``$CTLOOP_SPEC_MEMO``, else
+``$XDG_CACHE_HOME/ctloop/specs``), not per state dir: a spec validated once is known to every
+state dir and every checkout of the same files, wherever they are. Paths in a remembered spec are
+stored under its root and moved to the new root on recall; a spec whose text names its own root
+(an absolute path) is keyed by location as well. A hit still re-reads the YAML and re-runs the
+cheap checks (paths, code folders, bindings, types, cycles); only the loader call and the model
+building are skipped. A new or changed spec always goes through azure-ai-ml.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ctloop import paths
 from ctloop.engine.spec.model import (
     Binding,
     ComponentSpec,
@@ -28,7 +34,8 @@ from ctloop.engine.spec.model import (
 from ctloop.engine.spec.source import YamlSource
 from ctloop.fileio import write_json_atomic
 
-FORMAT = 2
+FORMAT = 3
+MEMO_ENV = "CTLOOP_SPEC_MEMO"
 
 
 def _sdk_version() -> str:
@@ -38,15 +45,45 @@ def _sdk_version() -> str:
         return "missing"
 
 
+def memo_dir() -> Path:
+    """Where remembered specs live (``$CTLOOP_SPEC_MEMO``, else the user's cache folder)."""
+    if os.environ.get(MEMO_ENV):
+        return Path(os.environ[MEMO_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ctloop" / "specs"
+
+
+def spec_root(sources: Mapping[Path, YamlSource]) -> Path:
+    """The deepest folder that holds every source file of a spec."""
+    return Path(os.path.commonpath([str(p.parent) for p in sources]))
+
+
 def memo_key(sources: Mapping[Path, YamlSource]) -> str:
-    digest = hashlib.sha256(f"{FORMAT}:{_sdk_version()}".encode())
+    """Content key of a spec: source bytes and names relative to its root (see the module doc)."""
+    root = spec_root(sources)
+    blobs = {path: path.read_bytes() for path in sources}
+    located = any(str(root).encode() in blob for blob in blobs.values())
+    digest = hashlib.sha256(f"{FORMAT}:{_sdk_version()}:{root if located else ''}".encode())
     for path in sorted(sources):
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(os.path.relpath(path, root).encode() + b"\0" + blobs[path] + b"\0")
     return digest.hexdigest()
 
 
 def _memo_path(key: str) -> Path:
-    return paths.state_dir() / "cache" / "specs" / f"{key}.json"
+    return memo_dir() / f"{key}.json"
+
+
+def _moved(value: Any, old: str, new: str) -> Any:
+    """``value`` with every path string under ``old`` moved under ``new``."""
+    if isinstance(value, str):
+        if value == old or value.startswith(old + os.sep):
+            return new + value[len(old) :]
+        return value
+    if isinstance(value, dict):
+        return {k: _moved(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, old, new) for v in value]
+    return value
 
 
 def _encode(spec: PipelineSpec) -> dict[str, Any]:
@@ -108,16 +145,19 @@ def _decode(data: dict[str, Any], sources: Mapping[Path, YamlSource]) -> Pipelin
 
 
 def recall(key: str, sources: Mapping[Path, YamlSource]) -> PipelineSpec | None:
-    """The spec stored under ``key``, or None (absent, unreadable or from another format)."""
+    """The spec stored under ``key`` moved to these sources' root, or None (absent, unreadable, old)."""
     try:
-        return _decode(json.loads(_memo_path(key).read_text(encoding="utf-8")), sources)
-    except (OSError, ValueError, TypeError, KeyError):
+        stored = json.loads(_memo_path(key).read_text(encoding="utf-8"))
+        data = _moved(stored["spec"], str(stored["root"]), str(spec_root(sources)))
+        return _decode(data, sources)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
 def remember(key: str, spec: PipelineSpec) -> None:
-    """Store a spec that passed every check (best effort: a read-only state dir is fine)."""
+    """Store a spec that passed every check (best effort: an unwritable cache is fine)."""
     try:
-        write_json_atomic(_memo_path(key), _encode(spec), default=str, fsync=False)
+        stored = {"root": str(spec_root(spec.sources)), "spec": _encode(spec)}
+        write_json_atomic(_memo_path(key), stored, default=str, fsync=False)
     except OSError:
         return

@@ -101,6 +101,7 @@ class JobSpec:
     parameter_server_count: int = 0
     timeout: float | None = None
     environment_variables: Mapping[str, str] = field(default_factory=dict)
+    sweep: Mapping[str, Any] | None = None  # a type: sweep job's settings as written (sweep_space.py)
 
     def upstream(self) -> set[str]:
         return {b.ref for b in self.inputs.values() if b.kind == "job" and b.ref}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,13 @@ def path_problems(src: YamlSource, where: Field, path: str, type_: str) -> list[
             src.problem(
                 "pipeline.input-path-exists",
                 where,
-                f"{path!r} is not a local path (the local engine reads local files)",
+                f"{path!r} is not a local path (the local engine reads local files)"
+                + (
+                    ": Azure ML downloads it when the job starts; the local engine never downloads, "
+                    "so fetch it once and give the local copy's path (or `ctloop data create` it)"
+                    if path.startswith(("http://", "https://"))
+                    else ""
+                ),
             )
         ]
     resolved = (src.path.parent / path).resolve()
@@ -223,6 +229,37 @@ def _parallel(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) ->
         pre.problems.append(ref.src.problem("pipeline.job-type-supported", (*ref.prefix, "task"), reason))
         return
     pre.components[job] = ref
+
+
+def _sweep(src: YamlSource, job: str, spec: dict[str, Any], pre: Precheck) -> None:
+    """A sweep job: its trial resolves as a command job's component; its settings are checked."""
+    from ctloop.engine.sweep_space import SweepError, parse_sweep
+
+    where: Field = ("jobs", job, "trial")
+    trial = spec.get("trial")
+    if not trial:
+        reason = "a sweep job needs a 'trial' (a command component)"
+        pre.problems.append(src.problem("pipeline.sweep-settings", where, reason))
+        return
+    _component(src, job, {"component": trial}, pre)
+    ref = pre.components.get(job)
+    if ref is None:
+        return
+    if isinstance(trial, dict):
+        ref.prefix = where
+    try:
+        settings = parse_sweep(spec)
+    except SweepError as exc:
+        pre.problems.append(src.problem("pipeline.sweep-settings", ("jobs", job, *exc.field), exc.reason))
+        return
+    ports = ref.data.get("inputs") if isinstance(ref.data.get("inputs"), dict) else {}
+    for dist in settings.space:
+        if dist.name not in ports:
+            known = ", ".join(map(str, ports)) or "none"
+            reason = f"names no input {dist.name!r} of the trial component (inputs: {known})"
+            at: Field = ("jobs", job, "search_space", dist.name)
+            pre.problems.append(src.problem("pipeline.sweep-settings", at, reason))
+    pre.problems.extend(_job_input_kinds(src, job, spec, ref))
 
 
 def _job_input_kinds(src: YamlSource, job: str, spec: dict[str, Any], ref: ComponentRef) -> list[Problem]:
@@ -343,6 +380,16 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
         pre.problems.extend(features)
         return pre
     pre.problems.extend(_input_problems(src))
+    precheck_jobs(src, jobs, pre, (src.path,))
+    return pre
+
+
+#: Job types checked by another module: ``type -> check(src, job, spec, pre, stack)``.
+JOB_TYPE_CHECKS: dict[str, Callable[[YamlSource, str, dict[str, Any], Precheck, tuple[Path, ...]], None]] = {}
+
+
+def precheck_jobs(src: YamlSource, jobs: dict[Any, Any], pre: Precheck, stack: tuple[Path, ...]) -> None:
+    """Check each job of ``src`` (a pipeline job or a pipeline component); ``stack``: files expanded."""
     for name, spec in jobs.items():
         job = str(name)
         if not isinstance(spec, dict):
@@ -351,6 +398,12 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
         type_ = spec.get("type", "command")
         if type_ == "parallel":
             _parallel(src, job, spec, pre)
+            continue
+        if type_ in JOB_TYPE_CHECKS:  # e.g. type: pipeline (nesting.py registers it)
+            JOB_TYPE_CHECKS[type_](src, job, spec, pre, stack)
+            continue
+        if type_ == "sweep":
+            _sweep(src, job, spec, pre)
             continue
         if type_ != "command" and not _LOCAL_DATA.get():
             pre.service_only = True
@@ -365,4 +418,3 @@ def precheck_pipeline(src: YamlSource) -> Precheck:
         _component(src, job, spec, pre)
         if job in pre.components:
             pre.problems.extend(_job_input_kinds(src, job, spec, pre.components[job]))
-    return pre

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ctloop.engine.spec import nesting
 from ctloop.engine.spec.component_checks import OPTIONAL_BLOCK, PORT_REF
 from ctloop.engine.spec.literals import LiteralTypeError, coerce_literal
 from ctloop.engine.spec.model import PARENT_INPUT, Binding, JobSpec, PipelineSpec, Port
@@ -22,11 +23,20 @@ class _Report:
         self.problems: list[Problem] = []
 
     def add(self, rule: str, where: str, reason: str) -> None:
+        parts = where.split(".")
+        if len(parts) > 1 and parts[0] == "jobs" and nesting.SEP in parts[1]:  # an inner step: its own file
+            found = nesting.locate(self.spec.sources, self.spec.file, parts[1])
+            if found is not None:
+                src, inner = found
+                self.problems.append(src.problem(rule, ".".join(["jobs", inner, *parts[2:]]), reason))
+                return
         self.problems.append(self.src.problem(rule, where, reason))
 
 
 def _literal(port: Port, value: Any) -> None:
-    coerce_literal(value, port.type, enum=port.enum, minimum=port.min, maximum=port.max)
+    # a value outside a string input's enum is not checked: azure-ai-ml's load_job/_validate accept
+    # it and Azure ML submits it (the official densenet sample gives center_crop: 224 to ['True', 'False'])
+    coerce_literal(value, port.type, minimum=port.min, maximum=port.max)
 
 
 def _check_binding(rep: _Report, job: JobSpec, port: Port, b: Binding) -> None:
