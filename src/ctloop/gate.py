@@ -247,3 +247,21 @@ def decide(
         checks=checks,
         reason=reason,
     )
+
+
+def pick_candidate(y: np.ndarray, candidates: list[np.ndarray], policy: GatePolicy) -> tuple[int, str]:
+    """Which candidate meets the champion, and why: the first (the training-window one) unless a later
+    one beats it the way a challenger must beat a champion (:func:`decide`, the same thresholds).
+
+    The candidates are judged on the slice the gate then uses, so the higher of two point values
+    would carry its luck into the gate (the winner's curse): a candidate trained on less data that
+    wins the slice by noise would reach the gate as often as one that learned something new.
+    """
+    best, reason = 0, "the first candidate"
+    for index in range(1, len(candidates)):
+        verdict = decide(y, candidates[index], candidates[best], policy)
+        if verdict.promote:
+            best, reason = index, f"candidate {index} beat candidate {best}: all checks passed"
+        else:
+            reason = f"candidate {index} did not beat candidate {best}: {verdict.reason}"
+    return best, reason

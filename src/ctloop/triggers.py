@@ -21,6 +21,11 @@ Every threshold comes from ``policies/retraining.yml`` (see :class:`TriggerPolic
   rises ``rearm`` above the score at that confirmation: persistent covariate shift that no
   retrain can exploit does not retrain at every cooldown.
 
+A retrain fired by a *loss* trigger (:data:`LOSS_TRIGGERS`: the champion itself measurably got
+worse on labelled data) whose challengers lost the gate does not confirm the champion the first
+``retries`` times in a row (:func:`confirms`): the evidence stands, so the trigger fires again at
+the next check, when one more window of the new data can be trained on.
+
 Guards block a fired trigger: at least ``min_new_labelled_rows`` labelled rows arrived since the
 last retrain, and at least ``cooldown_hours`` passed since it. A trigger fires exactly at its
 threshold and not below; values are compared at :data:`RESOLUTION` so that a drop of exactly
@@ -30,11 +35,15 @@ threshold and not below; values are compared at :data:`RESOLUTION` so that a dro
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Decimal places at which a value is compared with its threshold (float noise lies far below).
 RESOLUTION = 9
+
+#: Triggers whose evidence is the champion's own loss on labelled data (see :func:`confirms`).
+LOSS_TRIGGERS = ("performance_drop", "calibration")
 
 
 def reaches(value: float, threshold: float) -> bool:
@@ -82,6 +91,7 @@ class TriggerPolicy:
     floor_enabled: bool = False
     drift_rearm: float | None = None
     calibration_min_shift: float | None = None
+    retries: int = 0  # lost gates in a row after a loss trigger that do not confirm the champion
 
     @classmethod
     def from_dict(cls, policy: dict[str, Any]) -> TriggerPolicy:
@@ -106,6 +116,7 @@ class TriggerPolicy:
             floor_enabled=bool((t.get("below_floor") or {}).get("enabled", False)),
             drift_rearm=pick("drift", "rearm"),
             calibration_min_shift=pick("calibration", "min_shift"),
+            retries=int(perf.get("retries", 0)),
         )
 
 
@@ -290,3 +301,16 @@ def evaluate(inputs: TriggerInputs, policy: TriggerPolicy) -> TriggerDecision:
         return TriggerDecision(False, fired, f"{', '.join(fired)} fired but blocked: {why}", triggers, guards)
     why = "; ".join(s.reason for s in triggers if s.fired)
     return TriggerDecision(True, fired, why, triggers, guards)
+
+
+def confirms(fired: Iterable[str], kept_before: int, policy: TriggerPolicy) -> bool:
+    """Does a retrain whose challengers lost the gate confirm the (healthy) champion?
+
+    ``fired``: the triggers that started the retrain; ``kept_before``: the retrains in a row just
+    before it that this rule kept unconfirmed. A loss trigger says the champion got worse: while
+    fewer than ``policy.retries`` such retrains were kept, the champion is not confirmed (its
+    baseline and age stand, so the trigger fires again). Any other retrain confirms it.
+    """
+    if not set(fired) & set(LOSS_TRIGGERS):
+        return True
+    return kept_before >= policy.retries

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from wire import WS_ID, Workspace
 
-from ctloop.azure.schedules import apply_command, apply_schedules
+from ctloop.azure.commands import apply_schedules_for_stack
 
 
 def _schedule_puts(ws: Workspace) -> list[dict]:
@@ -18,8 +18,8 @@ def _schedule_puts(ws: Workspace) -> list[dict]:
 
 
 def test_apply_registers_components_then_creates_the_schedule(spec_repo: Path, workspace: Workspace) -> None:
-    names = apply_schedules(workspace.client(), spec_repo)
-    assert names == ["fixture-daily"]
+    assert apply_schedules_for_stack(spec_repo, [], "dev", client=workspace.client()) == 0
+    assert sorted(workspace.schedules) == ["fixture-daily"]
     writes = [w for w in workspace.writes() if "/codes/" not in w]
     assert writes[-1] == "PUT /schedules/fixture-daily"
     assert "PUT /components/ctloop_train/versions/1.0.0" in writes[:-1]
@@ -38,15 +38,19 @@ def test_apply_registers_components_then_creates_the_schedule(spec_repo: Path, w
 
 
 def test_dry_run_needs_no_azure(spec_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert apply_command(spec_repo, [], dry_run=True) == 0
-    assert "schedule fixture-daily: 0 6 * * * (UTC): would be applied" in capsys.readouterr().out
+    assert apply_schedules_for_stack(spec_repo, [], "dev", dry_run=True) == 0
+    out = capsys.readouterr().out
+    assert "schedule fixture-daily: 0 6 * * * (UTC): would be applied (stack 'dev')" in out
 
 
-def test_an_invalid_schedule_is_refused_before_azure(make_repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_invalid_schedule_is_refused_before_azure(
+    make_repo, workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_repo("schedule_time_zone")
-    assert apply_command(root, [], dry_run=False) == 2
+    assert apply_schedules_for_stack(root, [], "dev", client=workspace.client()) == 2
     err = capsys.readouterr().err
     assert "schedule.time-zone" in err and "no trigger.time_zone" in err
+    assert workspace.writes() == []  # refused before any request reached the workspace
 
 
 MONITOR = """
@@ -117,7 +121,7 @@ def test_a_wrong_schedule_body_is_refused_like_the_service_would(
     from azure.core.exceptions import HttpResponseError
 
     client = workspace.client()
-    apply_schedules(client, spec_repo)
+    assert apply_schedules_for_stack(spec_repo, [], "dev", client=client) == 0
     body = copy.deepcopy(_schedule_puts(workspace)[-1])
     change(body)
     with pytest.raises(HttpResponseError, match=reason) as refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from pathlib import Path
@@ -54,12 +55,15 @@ def test_component_command_is_accepted_by_the_step() -> None:
     rendered = re.sub(r"\$\{\{(inputs|outputs)\.(\w+)\}\}", r"/mnt/\1/\2", rendered)
     argv = shlex.split(rendered)
     assert argv[:3] == ["python", "-m", "ctloop.steps.train_dnn"]
-    args = parse_args(argv[3:])
-    assert (args.train, args.eval, args.checkpoints) == (
-        "/mnt/inputs/train",
-        "/mnt/inputs/eval",
-        "/mnt/outputs/checkpoints",
+    config = parse_args(argv[3:])
+    assert (config.train, config.eval, config.checkpoints, config.model) == (
+        Path("/mnt/inputs/train"),
+        Path("/mnt/inputs/eval"),
+        Path("/mnt/outputs/checkpoints"),
+        Path("/mnt/outputs/model"),
     )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train = Path("elsewhere")  # type: ignore[misc]
 
 
 def test_environment_is_pinned() -> None:
@@ -101,11 +105,13 @@ def test_pipeline_binds_node_and_process_counts_to_inputs(ml) -> None:
 def test_pipeline_is_the_tabular_one_with_only_the_train_job_swapped() -> None:
     dnn, tabular = read(PIPELINE), read(TABULAR_PIPELINE)
     assert set(dnn["jobs"]) == set(tabular["jobs"])
+    trainers = {"train", "train_recent"}
     for name, job in tabular["jobs"].items():
-        if name != "train":
+        if name not in trainers:
             assert dnn["jobs"][name] == job, f"job {name} differs from pipelines/training.yml"
-    assert dnn["jobs"]["train"]["component"] == "../components/train_dnn.yml"
-    assert dnn["jobs"]["train"]["inputs"]["train"] == tabular["jobs"]["train"]["inputs"]["train"]
+    for name in trainers:
+        assert dnn["jobs"][name]["component"] == "../components/train_dnn.yml"
+        assert dnn["jobs"][name]["inputs"]["train"] == tabular["jobs"][name]["inputs"]["train"]
     assert dnn["settings"] == tabular["settings"]
     shared = {k: v for k, v in tabular["inputs"].items() if k != "trainer"}
     assert {k: dnn["inputs"][k] for k in shared} == shared

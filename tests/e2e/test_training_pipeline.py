@@ -148,8 +148,20 @@ def test_first_run_registers_and_promotes_a_champion(workspace: dict[str, object
     record = _run_record(env, first.stdout)
     assert record["status"] == "completed"
     steps = record["steps"]
-    assert set(steps) == {"ingest", "validate_data", "prep", "train", "evaluate", "register", "deploy"}
+    assert set(steps) == {
+        "ingest",
+        "validate_data",
+        "prep",
+        "train",
+        "train_recent",
+        "evaluate",
+        "register",
+        "deploy",
+    }
     assert all(s["status"] == "completed" for s in steps.values())
+    # A first run (no fired trigger) trains one candidate: train_recent passes prep's note on.
+    recent_log = Path(steps["train_recent"]["log"]).read_text()
+    assert "nothing to train" in recent_log, recent_log
     versions, champion = _registry_state(env)
     assert versions and champion == versions[-1][0]
     assert dict(versions)[champion] == "deployed"
@@ -193,7 +205,7 @@ def test_bad_batch_is_quarantined_and_the_next_run_proceeds(workspace: dict[str,
     record = _run_record(env, bad.stdout)
     steps = record["steps"]
     assert steps["ingest"]["status"] == "failed"
-    for later in ("validate_data", "prep", "train", "evaluate", "register", "deploy"):
+    for later in ("validate_data", "prep", "train", "train_recent", "evaluate", "register", "deploy"):
         assert steps[later]["status"] == "skipped"
     assert "rainfall-1968-corrupt.parquet: visibility: 3 value(s) infinite" in bad.stdout + bad.stderr
     assert _registry_state(env) == before

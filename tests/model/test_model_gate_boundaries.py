@@ -306,3 +306,47 @@ def test_a_single_row_slice_is_batched_by_its_one_row() -> None:
         np.array([True]), np.array([0.9]), np.array([0.1]), "roc_auc", 4, 0.95, 1, batch_cells=4
     )
     assert (result.batches, result.resamples, result.valid_resamples) == (1, 4, 0)
+
+
+# --- choosing among candidates -----------------------------------------------------------------
+
+
+def _candidates(rows: int = 600, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, a fair candidate and a clearly better one on the same rows."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, rows).astype(bool)
+    fair = y + rng.normal(0, 1.2, rows)
+    sharp = y + rng.normal(0, 0.4, rows)
+    return y, fair, sharp
+
+
+def test_a_later_candidate_is_chosen_only_when_it_beats_the_first_beyond_noise() -> None:
+    y, fair, sharp = _candidates()
+    assert gate.pick_candidate(y, [fair, sharp], POLICY) == (
+        1,
+        "candidate 1 beat candidate 0: all checks passed",
+    )
+    index, reason = gate.pick_candidate(y, [sharp, fair], POLICY)
+    assert index == 0 and reason.startswith("candidate 1 did not beat candidate 0: min_improvement")
+    # one rank better (+0.01 at the 0.01 minimum) on one positive: not beyond noise
+    y2, scores = exact_auc_scores(90)
+    index, reason = gate.pick_candidate(y2, [scores, rescored(y2, 91)], POLICY)
+    assert index == 0 and reason.endswith("contains 0: not better beyond noise")
+
+
+def test_a_better_point_value_inside_the_noise_keeps_the_first_candidate() -> None:
+    rng = np.random.default_rng(5)  # two equally good candidates on 120 rows: one wins by luck
+    y = rng.integers(0, 2, 120).astype(bool)
+    first, second = y + rng.normal(0, 0.8, y.size), y + rng.normal(0, 0.8, y.size)
+    luck = metrics.metric("roc_auc", y, second) - metrics.metric("roc_auc", y, first)
+    assert luck > 4 * POLICY.min_improvement  # far above the minimum, yet inside the noise
+    index, reason = gate.pick_candidate(y, [first, second], POLICY)
+    assert index == 0 and "ci_excludes_zero" in reason and "min_improvement" not in reason
+
+
+def test_one_class_or_a_single_candidate_keeps_the_first() -> None:
+    y, fair, sharp = _candidates()
+    assert gate.pick_candidate(np.zeros_like(y), [fair, sharp], POLICY)[0] == 0
+    assert gate.pick_candidate(y, [sharp], POLICY) == (0, "the first candidate")
+    # with three, each later one is judged against the best so far
+    assert gate.pick_candidate(y, [fair, sharp, fair], POLICY)[0] == 1

@@ -22,6 +22,7 @@ from ctloop.monitor.settings import load_settings
 from ctloop.policies import load_policy
 from ctloop.replay.policies import RecentWindow, ReplayConfig, candidate_splits
 from ctloop.replay.stream import stream_from_frame
+from ctloop.steps.prep import AFTER_CHANGE
 
 WHEN = pd.Timestamp("2020-06-01", tz="UTC")
 
@@ -54,7 +55,7 @@ def test_only_a_champion_at_or_above_the_floor_is_confirmed(
     assert floor == 0.70
     result = RetrainResult("completed", promoted=False, champion_before="3", champion_metric=metric)
     loop = _loop(repo_root, tmp_path, result)
-    loop.retrain(WHEN, ["performance_drop"])
+    loop.retrain(WHEN, ["champion_age"])
     kinds = [e.kind for e in loop.history.events("test")]
     assert kinds == (["retrain", "confirm"] if confirmed else ["retrain"])
     info = check.ChampionInfo("3", 0.85, WHEN - pd.Timedelta(days=30))
@@ -62,6 +63,48 @@ def test_only_a_champion_at_or_above_the_floor_is_confirmed(
     # unconfirmed: the age keeps counting from the promotion and the baseline stays the gate's
     assert inputs.champion_age_days == pytest.approx(1.0 if confirmed else 31.0)
     assert inputs.baseline == pytest.approx(metric if confirmed else 0.85)
+
+
+def test_a_loss_trigger_keeps_the_champion_unconfirmed_for_its_retries_then_confirms(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    result = RetrainResult("completed", promoted=False, champion_before="3", champion_metric=0.8)
+    loop = _loop(repo_root, tmp_path, result)
+    retries = loop.triggers.retries
+    assert (
+        retries
+        == load_policy("retraining", repo_root / "policies")["triggers"]["performance_drop"]["retries"]
+    )
+    assert retries >= 1
+    info = check.ChampionInfo("3", 0.85, WHEN - pd.Timedelta(days=30))
+    for k in range(retries):
+        loop.retrain(WHEN + pd.Timedelta(days=k), ["performance_drop"])
+        keeps = loop.history.events("test", "keep")
+        assert [(e.detail["version"], e.detail["retry"]) for e in keeps] == [
+            ("3", i + 1) for i in range(k + 1)
+        ]
+        assert not loop.history.events("test", "confirm")
+        # the drop is still measured against the old baseline, and the age keeps counting
+        inputs = check.gather(loop.history, "test", info, WHEN + pd.Timedelta(days=k + 1))
+        assert inputs.baseline == pytest.approx(0.85)
+        assert inputs.champion_age_days == pytest.approx(31.0 + k)
+    loop.retrain(WHEN + pd.Timedelta(days=retries), ["calibration", "champion_age"])
+    assert [e.detail["metric"] for e in loop.history.events("test", "confirm")] == [0.8]
+    inputs = check.gather(loop.history, "test", info, WHEN + pd.Timedelta(days=retries + 1))
+    assert inputs.baseline == pytest.approx(0.8) and inputs.champion_age_days == pytest.approx(1.0)
+    # after the confirmation the count starts again
+    loop.retrain(WHEN + pd.Timedelta(days=retries + 2), ["performance_drop"])
+    assert (
+        loop.history.events("test")[-1].kind == "keep"
+        and loop.history.events("test")[-1].detail["retry"] == 1
+    )
+
+
+def test_drift_alone_confirms_at_once(repo_root: Path, tmp_path: Path) -> None:
+    result = RetrainResult("completed", promoted=False, champion_before="3", champion_metric=0.8)
+    loop = _loop(repo_root, tmp_path, result)
+    loop.retrain(WHEN, ["drift", "champion_age"])
+    assert [e.kind for e in loop.history.events("test")] == ["retrain", "confirm"]
 
 
 def test_the_baseline_is_pooled_over_the_first_live_windows(tmp_path: Path) -> None:
@@ -113,7 +156,40 @@ def test_a_change_trigger_adds_a_recent_candidate_judged_on_the_newest_data(stre
     assert plain_eval["date"].min() <= newest
 
 
-def test_an_eval_slice_too_small_for_the_gate_falls_back_to_the_pipeline_split(stream_and_config) -> None:
+def test_an_eval_slice_too_small_for_the_gate_judges_both_candidates_on_the_pipeline_split(
+    stream_and_config,
+) -> None:
     stream, config, frame = stream_and_config
     trains, eval_part = candidate_splits(frame, stream, config, RecentWindow(1095, 30))  # 30 rows < 300
-    assert [name for name, _ in trains] == ["window"] and len(eval_part) >= config.gate_policy.min_eval_rows
+    plain, plain_eval = candidate_splits(frame, stream, config, None)
+    assert [name for name, _ in trains] == ["window", "recent"]
+    pd.testing.assert_frame_equal(eval_part, plain_eval)  # the pipeline's own eval slice
+    pd.testing.assert_frame_equal(trains[0][1], plain[0][1])
+    recent = trains[1][1]
+    assert recent["date"].max() < eval_part["date"].min()
+    assert (recent["date"].max() - recent["date"].min()).days < 1095 <= len(plain[0][1])
+
+
+def test_a_refresh_soon_after_a_change_passes_after_change_to_the_pipeline(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    result = RetrainResult("completed", promoted=False, champion_before="3", champion_metric=0.8)
+    seen: list[str] = []
+    loop = _loop(repo_root, tmp_path, result)
+    loop.retrainer = lambda inputs, _work: seen.append(inputs["triggers"]) or result
+    loop.triggers_input = "triggers"
+    recent = loop.recent_window()
+    assert recent is not None and recent.after_change_days is not None
+    days = pd.Timedelta(days=1)
+    loop.retrain(WHEN, ["champion_age"])  # no change yet: the age refresh trains the window only
+    loop.retrain(WHEN + 10 * days, ["drift"])
+    loop.retrain(WHEN + (10 + recent.after_change_days) * days, ["champion_age"])  # at the limit
+    loop.retrain(WHEN + (11 + recent.after_change_days) * days, ["champion_age"])  # a day past it
+    assert seen == ["champion_age", "drift", f"champion_age,{AFTER_CHANGE}", "champion_age"]
+    # the history records what fired, not the candidate hint
+    assert [e.detail["fired"] for e in loop.history.events("test", "retrain")] == [
+        ["champion_age"],
+        ["drift"],
+        ["champion_age"],
+        ["champion_age"],
+    ]

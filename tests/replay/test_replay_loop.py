@@ -114,3 +114,15 @@ def test_replay_refuses_to_clear_a_folder_it_did_not_write(tmp_path: Path) -> No
     with pytest.raises(ReplayError, match="not empty"):
         replay("rainfall", repo / "policies", repo / "pipelines/training.yml", tmp_path, workers=1)
     assert keep.read_text() == "mine"
+
+
+def test_the_fired_triggers_reach_the_pipeline_and_prep_trains_the_recent_candidate(result: dict) -> None:
+    home = Path(result["trigger_history"]).parents[1]
+    first, drifted = sorted(home.glob("work/retrain-*/prep/recent"))  # the bootstrap, the drifted year
+    note = json.loads((first / "no_candidate.json").read_text())
+    assert note["triggers"] == ["no_champion"] and "none of" in note["reason"]
+    fired = result["policies"]["trigger"]["retrains"][1]["fired"]
+    # a change trigger fired: a recent candidate, judged on the pipeline's year (a half-year of
+    # daily rows is under the gate's min_eval_rows)
+    assert not (drifted / "no_candidate.json").exists()
+    assert json.loads((drifted / "manifest.json").read_text())["triggers"] == fired

@@ -166,7 +166,13 @@ def test_policy_from_dict_reads_every_trigger_and_guard() -> None:
         {
             "primary_metric": "average_precision",
             "triggers": {
-                "performance_drop": {"enabled": True, "max_drop": 0.04, "z": 2.0, "baseline_windows": 3},
+                "performance_drop": {
+                    "enabled": True,
+                    "max_drop": 0.04,
+                    "z": 2.0,
+                    "baseline_windows": 3,
+                    "retries": 2,
+                },
                 "below_floor": {"enabled": True},
                 "champion_age": {"enabled": False, "max_age_days": 9},
                 "drift": {"enabled": True, "threshold": 0.2, "rearm": 0.05},
@@ -187,6 +193,7 @@ def test_policy_from_dict_reads_every_trigger_and_guard() -> None:
         floor_enabled=True,
         drift_rearm=0.05,
         calibration_min_shift=0.1,
+        retries=2,
     )
 
 
@@ -198,7 +205,7 @@ def test_policy_defaults_when_the_statistical_keys_are_absent() -> None:
             "guards": {"min_new_labelled_rows": 1, "cooldown_hours": 0},
         }
     )
-    assert (policy.z, policy.baseline_windows, policy.floor_enabled) == (0.0, 1, False)
+    assert (policy.z, policy.baseline_windows, policy.floor_enabled, policy.retries) == (0.0, 1, False, 0)
     assert (
         policy.max_age_days,
         policy.drift_threshold,
@@ -375,3 +382,24 @@ def test_an_unknown_recent_metric_keeps_the_floor_as_threshold() -> None:
 def test_a_holding_labelled_rows_guard_says_so() -> None:
     guard = signal(evaluate(replace(QUIET, new_labelled_rows=150), POLICY), "min_new_labelled_rows")
     assert guard.fired and guard.reason == "150 new labelled row(s) since the last retrain >= 100"
+
+
+@pytest.mark.parametrize(
+    ("fired", "kept_before", "retries", "confirmed"),
+    [
+        (["performance_drop"], 0, 2, False),
+        (["performance_drop"], 1, 2, False),
+        (["performance_drop"], 2, 2, True),  # the retries are used up: a lost gate confirms
+        (["performance_drop"], 3, 2, True),
+        (["calibration", "champion_age"], 1, 2, False),
+        (["performance_drop", "drift"], 0, 2, False),
+        (["drift"], 0, 2, True),  # not a loss trigger: confirms at once
+        (["champion_age"], 0, 5, True),
+        (["below_floor"], 0, 2, True),
+        (["performance_drop"], 0, 0, True),  # retries 0: the old confirm-at-once
+    ],
+)
+def test_a_lost_gate_after_a_loss_trigger_confirms_only_when_the_retries_are_used_up(
+    fired: list[str], kept_before: int, retries: int, confirmed: bool
+) -> None:
+    assert triggers.confirms(fired, kept_before, replace(POLICY, retries=retries)) is confirmed

@@ -8,10 +8,9 @@ components are registered first. Monitor schedules are applied as they are.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ctloop.azure.submit import component_refs
 from ctloop.gitops.graph import load_yaml
@@ -52,52 +51,3 @@ def describe(schedule: Any) -> str:
         or f"every {getattr(trigger, 'interval', '?')} {getattr(trigger, 'frequency', '?')}"
     )
     return f"{schedule.name}: {what} ({getattr(trigger, 'time_zone', 'UTC')})"
-
-
-def apply_schedules(
-    client: Any, root: Path, paths: Sequence[str | Path] = (), out: TextIO = sys.stdout
-) -> list[str]:
-    """Create or update each schedule; return their names."""
-    from ctloop.azure.assets import register_assets
-
-    files = schedule_files(root, paths)
-    schedules = [load(p, root) for p in files]
-    if any(hasattr(getattr(s, "create_job", None), "jobs") for s in schedules):
-        register_assets(client, root, out=out)
-    names = []
-    for schedule in schedules:
-        client.schedules.begin_create_or_update(schedule).result()
-        print(f"  schedule {describe(schedule)}: applied", file=out)
-        names.append(schedule.name)
-    return names
-
-
-def apply_command(root: Path, paths: Sequence[str], dry_run: bool = False, stack: str = "dev") -> int:
-    """``ctloop schedule apply``: 0, or 2 with the reason (nothing is applied on a bad file)."""
-    from ctloop.azure.assets import AssetConflictError
-    from ctloop.azure.workspace import AzureSetupError, ml_client
-    from ctloop.gitops.validate import validate
-
-    files = schedule_files(root, paths)
-    if not files:
-        print(f"schedule apply: nothing to apply (no files under {root / SCHEDULES_DIR})", file=sys.stderr)
-        return 0
-    problems, _ = validate(files, root=root, stack=stack)
-    if problems:
-        for p in problems:
-            print(f"schedule apply: {p.format()}", file=sys.stderr)
-        return 2
-    if dry_run:
-        for path in files:
-            print(f"  schedule {describe(load(path, root))}: would be applied")
-        return 0
-    try:
-        apply_schedules(ml_client(root, stack), root, files)
-    except AzureSetupError as exc:
-        print(f"schedule apply: {exc}", file=sys.stderr)
-        return 2
-    except AssetConflictError as exc:
-        for line in exc.problems:
-            print(f"schedule apply: {line}", file=sys.stderr)
-        return 2
-    return 0

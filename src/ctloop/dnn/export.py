@@ -28,7 +28,7 @@ from ctloop.dnn.config import DnnConfig
 from ctloop.dnn.data import Dataset, Standardizer, label_vector
 from ctloop.dnn.flavour import ARCHITECTURE, FLAVOUR_FORMAT, PREPROCESSING, WEIGHTS, TorchClassifier
 from ctloop.dnn.model import Architecture
-from ctloop.dnn.train import FitResult
+from ctloop.dnn.result import FitResult
 
 #: What a served ctloop_torch model needs besides ctloop itself, pinned to the installed versions.
 RUNTIME_PACKAGES: tuple[str, ...] = ("torch", "numpy", "pandas", "pyyaml")

@@ -50,15 +50,6 @@ def flavour_config(model_dir: str | Path) -> dict[str, Any]:
     return conf
 
 
-def is_torch_model(model_dir: str | Path) -> bool:
-    """True when ``MLmodel`` declares the ``ctloop_torch`` flavour (no torch import needed by callers)."""
-    try:
-        flavour_config(model_dir)
-    except DnnError:
-        return False
-    return True
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())

@@ -16,7 +16,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from ctloop.dnn.distributed import (
 )
 from ctloop.dnn.errors import DnnError
 from ctloop.dnn.model import MLP, Architecture
+from ctloop.dnn.result import FitResult
 from ctloop.dnn.sampler import EpochBatches
 
 log = logging.getLogger("ctloop.dnn")
@@ -51,26 +51,6 @@ STEP_SLEEP_ENV = "CTLOOP_DNN_STEP_SLEEP"
 _REQUIRED = ("model", "optimizer", "scheduler", "scaler", "epoch", "step_in_epoch", "global_step")
 
 EpochCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class FitResult:
-    """What a training run produced (the model folder is written by rank 0 only)."""
-
-    net: torch.nn.Module
-    architecture: Architecture
-    standardizer: Standardizer
-    metrics: dict[str, float]
-    history: list[dict[str, Any]]
-    steps: int
-    world_size: int
-    device: str
-    precision: str
-    resumed_from: str | None = None
-    checkpoints_written: int = 0
-    skipped_checkpoints: list[tuple[str, str]] = field(default_factory=list)
-    is_main: bool = True
-    fit_seconds: float = 0.0
 
 
 def amp_settings(precision: str, device: torch.device) -> tuple[torch.dtype | None, bool]:

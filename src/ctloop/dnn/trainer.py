@@ -21,7 +21,8 @@ from ctloop.dnn.config import load_config
 from ctloop.dnn.data import Dataset
 from ctloop.dnn.export import write_flavour
 from ctloop.dnn.flavour import TorchClassifier
-from ctloop.dnn.train import FitResult, fit
+from ctloop.dnn.result import FitResult
+from ctloop.dnn.train import fit
 
 #: Options this trainer understands (``policies`` is where dnn.yml lives).
 KNOWN_OPTIONS: tuple[str, ...] = ("seed", "policies")

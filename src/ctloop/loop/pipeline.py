@@ -57,12 +57,29 @@ class RetrainResult:
         return dict(self.__dict__)
 
 
+#: The training pipeline's input that carries the fired triggers (prep's recent-window candidate).
+TRIGGERS_INPUT = "triggers"
+
+
+def triggers_input(pipeline: str | Path) -> str | None:
+    """:data:`TRIGGERS_INPUT` when the pipeline declares it (training.yml does), else None."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(Path(pipeline).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    inputs = spec.get("inputs") if isinstance(spec, dict) else None
+    return TRIGGERS_INPUT if isinstance(inputs, dict) and TRIGGERS_INPUT in inputs else None
+
+
 def read_outcome(outputs: Mapping[str, Path], result: RetrainResult) -> RetrainResult:
     """Fill ``result`` from the train/evaluate/register outputs of a finished run."""
-    model = outputs.get("train.model")
-    if model is not None and model.is_dir():
-        info = modeling.read_training_info(model)
-        result.fit_seconds = float(info.get("fit_seconds") or 0.0)
+    for key in ("train.model", "train_recent.model"):  # training compute of every candidate
+        model = outputs.get(key)
+        if model is not None and model.is_dir():
+            info = modeling.read_training_info(model)
+            result.fit_seconds += float(info.get("fit_seconds") or 0.0)
     decision = outputs.get("evaluate.decision")
     if decision is not None and (decision / "decision.json").is_file():
         data = json.loads((decision / "decision.json").read_text())

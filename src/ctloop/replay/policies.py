@@ -29,6 +29,7 @@ import pandas as pd
 
 from ctloop import gate, metrics, modeling, splits, trainers
 from ctloop.replay.stream import Batch, Stream
+from ctloop.steps.prep import AFTER_CHANGE, CHANGE_TRIGGERS, RecentWindow, candidate_split
 
 
 @dataclass
@@ -244,7 +245,7 @@ def run_trigger_policy(
 ) -> PolicyResult:
     """The trigger policy through monitor -> check -> in-process pipeline, state under ``home``."""
     from ctloop.loop.cycle import Loop, turn
-    from ctloop.loop.pipeline import InProcessRetrainer
+    from ctloop.loop.pipeline import InProcessRetrainer, triggers_input
     from ctloop.monitor.history import History
     from ctloop.monitor.labels import LabelReader, write_labels
     from ctloop.monitor.logs import INPUTS, OUTPUTS, LogReader, collector_event, write_events
@@ -289,6 +290,7 @@ def run_trigger_policy(
         {"landing": landing, "policies": policies, "model_name": model_name},
         home / "work",
         deployer=lambda r: scorer.deploy(str(r.version)),
+        triggers_input=triggers_input(pipeline),
     )
     result = PolicyResult("trigger")
 
@@ -360,23 +362,9 @@ def run_trigger_policy(
 
 # --- the trigger policy in-process (benchmark streams) ------------------------------------------
 
-#: Triggers that say the world changed: the candidates then include a recent-window model.
-CHANGE_TRIGGERS = frozenset({"performance_drop", "below_floor", "drift", "calibration"})
-
-
-@dataclass(frozen=True)
-class RecentWindow:
-    """``retraining.yml`` ``candidates.recent_window``: a second candidate trained on recent data only."""
-
-    train_days: int
-    eval_days: int
-
-    @classmethod
-    def from_policy(cls, policy: dict[str, Any]) -> RecentWindow | None:
-        section = (policy.get("candidates") or {}).get("recent_window") or {}
-        if not section.get("enabled", False):
-            return None
-        return cls(int(section["train_days"]), int(section["eval_days"]))
+# The recent-window candidate and the split of both candidates are the prep step's own
+# (ctloop.steps.prep), so the replay and the pipeline choose them the same way.
+__all__ = ["CHANGE_TRIGGERS", "RecentWindow", "candidate_splits"]
 
 
 @dataclass
@@ -387,6 +375,7 @@ class _Champion:
     since_batch: int  # first batch scored since it last won the gate
     gate_metric: float | None
     confirmed_drift: float | None = None
+    kept: int = 0  # lost gates in a row after a loss trigger that left it unconfirmed (triggers.confirms)
 
 
 def _reference(model: Any, train: pd.DataFrame, stream: Stream, version: int, rows: int, seed: int) -> Any:
@@ -410,35 +399,18 @@ def candidate_splits(
 ) -> tuple[list[tuple[str, pd.DataFrame]], pd.DataFrame]:
     """Training sets of the candidates and the eval slice they are judged on (time-ordered).
 
-    Without ``recent``: the pipeline's split. With it: the newest ``recent.eval_days`` of labelled
-    data as the eval slice (when it holds the gate's ``min_eval_rows``), and two candidates
-    trained right before it: the usual ``train_days`` window and the last ``recent.train_days``.
+    Without ``recent``: the pipeline's split. With it: :func:`ctloop.steps.prep.candidate_split`,
+    the same split the prep step writes when a change trigger fired.
     """
-    standard = _split(frame, stream, config)
-    if recent is None:
-        return [("window", standard.train)], standard.eval
-    s = config.split
-    common = dict(time_column=stream.time_column, label=stream.label, gap_days=s["gap_days"])
-    try:
-        long = splits.time_split(
-            frame,
-            eval_days=recent.eval_days,
-            train_days=s["train_days"],
-            min_train_rows=s["min_train_rows"],
-            min_eval_rows=config.gate_policy.min_eval_rows,
-            **common,
-        )
-        short = splits.time_split(
-            frame,
-            eval_days=recent.eval_days,
-            train_days=recent.train_days,
-            min_train_rows=s["min_train_rows"],
-            min_eval_rows=config.gate_policy.min_eval_rows,
-            **common,
-        )
-    except splits.SplitError:
-        return [("window", standard.train)], standard.eval
-    return [("window", long.train), ("recent", short.train)], long.eval
+    parts = candidate_split(
+        frame,
+        time_column=stream.time_column,
+        label=stream.label,
+        split=config.split,
+        recent=recent,
+        min_eval_rows=config.gate_policy.min_eval_rows,
+    )
+    return [(name, rows) for name, rows, _ in parts.trains], parts.eval
 
 
 def run_trigger_inprocess(
@@ -456,7 +428,8 @@ def run_trigger_inprocess(
     One monitor window is one batch; the recent metric and the drift sample cover the policy's
     lookbacks; the baseline is pooled over the champion's first ``baseline_windows`` batches since
     it last won the gate (the gate's metric before that); a retrain whose champion wins and
-    clears the floor confirms it. Candidates per :func:`candidate_splits` when a change trigger fired.
+    clears the floor confirms it, unless :func:`ctloop.triggers.confirms` keeps it unconfirmed.
+    Candidates per :func:`candidate_splits` when a change trigger fired.
     """
     from ctloop import triggers
     from ctloop.monitor import window
@@ -483,6 +456,7 @@ def run_trigger_inprocess(
     lookback = max(monitor.performance_lookback_days, monitor.drift_lookback_days)
     keep = int(np.ceil(lookback / config.batch_days)) + 1
     last_retrain: int | None = None
+    last_change: int | None = None  # batch of the last retrain a trigger of recent.when started
     day = pd.Timedelta(days=1)
     for batch in batches:
         frame = batch.frame
@@ -544,26 +518,28 @@ def run_trigger_inprocess(
         if not decision.retrain:
             continue
         last_retrain = batch.index
-        changed = bool(CHANGE_TRIGGERS.intersection(decision.fired))
+        fired = list(decision.fired)
+        if recent is not None and recent.due(fired):
+            last_change = batch.index
+        elif (
+            recent is not None
+            and last_change is not None
+            and recent.after_change((batch.index - last_change) * config.batch_days)
+        ):
+            fired.append(AFTER_CHANGE)
+        changed = recent is not None and recent.due(fired)
         data = stream.frame.iloc[: batch.end_row]
         trains, eval_part = candidate_splits(data, stream, config, recent if changed else None)
         x_eval, y_eval = eval_part[stream.features], eval_part[stream.label].to_numpy(dtype=int)
-        best: tuple[float, str, Any, pd.DataFrame, np.ndarray] | None = None
+        fitted: list[tuple[str, Any, pd.DataFrame, np.ndarray]] = []
         fit_total = 0.0
         for name, train in trains:
             candidate, seconds = cache.fit(train, stream, config)
             fit_total += seconds
-            scores = np.asarray(candidate.predict_proba(x_eval), dtype=float)
-            value = (
-                metrics.metric(config.gate_policy.primary_metric, y_eval, scores)
-                if metrics.has_both_classes(y_eval)
-                else float("nan")
-            )
-            if best is None or (np.isfinite(value) and not value <= best[0]):
-                best = (value, name, candidate, train, scores)
+            fitted.append((name, candidate, train, np.asarray(candidate.predict_proba(x_eval), dtype=float)))
         result.compute_seconds += fit_total
-        assert best is not None
-        value, name, candidate, train, scores = best
+        chosen, _ = gate.pick_candidate(y_eval, [f[3] for f in fitted], config.gate_policy)
+        name, candidate, train, scores = fitted[chosen]
         champion_scores = np.asarray(champ.model.predict_proba(x_eval), dtype=float)
         verdict = gate.decide(y_eval, scores, champion_scores, config.gate_policy, str(champ.version))
         if verdict.promote:
@@ -576,13 +552,17 @@ def run_trigger_inprocess(
                 verdict.challenger,
             )
         elif verdict.champion is not None and verdict.champion >= config.gate_policy.floor:
-            champ.since_batch, champ.gate_metric = batch.index + 1, verdict.champion
-            champ.confirmed_drift = drift["drift_score"]
+            if triggers.confirms(decision.fired, champ.kept, policy):
+                champ.since_batch, champ.gate_metric = batch.index + 1, verdict.champion
+                champ.confirmed_drift, champ.kept = drift["drift_score"], 0
+            else:
+                champ.kept += 1
         result.retrains.append(
             {
                 "batch": batch.index,
                 "time": str(end),
                 "fired": decision.fired,
+                "after_change": AFTER_CHANGE in fired,
                 "candidate": name,
                 "promoted": verdict.promote,
                 "fit_seconds": round(fit_total, 4),

@@ -8,13 +8,18 @@ every step the same failure format and optional MLflow logging.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 #: The file validate_data writes into its ``report`` output and prep reads.
 REPORT_FILE = "report.json"
 VERDICT_FILE = "verdict.json"  # validate_data's status-only output, what prep depends on
+#: Written by prep into ``recent`` (and by a trainer into its model folder) when no recent-window
+#: candidate is due.
+NO_CANDIDATE_FILE = "no_candidate.json"
 
 
 def fail(step: str, problems: Iterable[tuple[str, str]]) -> int:
@@ -22,6 +27,19 @@ def fail(step: str, problems: Iterable[tuple[str, str]]) -> int:
     for field, reason in problems:
         print(f"{step}: {field}: {reason}", file=sys.stderr)
     return 1
+
+
+def pass_on_no_candidate(step: str, train: Path, model: Path) -> int | None:
+    """When ``train`` holds prep's ``no_candidate.json``, copy it into an empty ``model`` folder and
+    return the step's exit code (0, or 1 when ``model`` is not empty); None when there is data."""
+    if not (train / NO_CANDIDATE_FILE).is_file():
+        return None
+    if model.exists() and any(model.iterdir()):
+        return fail(step, [(str(model), "output folder is not empty")])
+    model.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(train / NO_CANDIDATE_FILE, model / NO_CANDIDATE_FILE)
+    print(f"{step}: nothing to train: {train / NO_CANDIDATE_FILE}")
+    return 0
 
 
 def mlflow_enabled() -> bool:

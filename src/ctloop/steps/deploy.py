@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,20 @@ STEP = "deploy"
 REGISTRATION_FILE = "registration.json"
 DEPLOYMENT_FILE = "deployment.json"
 SKIPPED_REASON = "gate did not promote"
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The step's arguments: ``deployment`` is the output folder; ``endpoints`` defaults to
+    ``<policies>/../pipelines/endpoints``; ``endpoint_name`` is the stack's endpoint (azure)."""
+
+    registration: Path
+    eval: Path
+    policies: Path
+    deployment: Path
+    endpoints: Path | None = None
+    target: str = "local"
+    endpoint_name: str | None = None
 
 
 def read_registration(folder: Path) -> dict[str, Any]:
@@ -111,8 +126,8 @@ def rollout_environment(target: str, endpoint_name: str | None, environ: dict[st
     return env
 
 
-def _rollout(args: argparse.Namespace, registration: Path, result_file: Path) -> int:
-    endpoints = args.endpoints or args.policies.resolve().parent / "pipelines" / "endpoints"
+def _rollout(config: DeployConfig, registration: Path, result_file: Path) -> int:
+    endpoints = config.endpoints or config.policies.resolve().parent / "pipelines" / "endpoints"
     cmd = [
         sys.executable,
         "-m",
@@ -122,23 +137,24 @@ def _rollout(args: argparse.Namespace, registration: Path, result_file: Path) ->
         "--registration",
         str(registration),
         "--eval",
-        str(args.eval),
+        str(config.eval),
         "--policies",
-        str(args.policies),
+        str(config.policies),
         "--endpoints",
         str(endpoints),
         "--target",
-        args.target,
+        config.target,
         "--result",
         str(result_file),
     ]
-    env = rollout_environment(args.target, getattr(args, "endpoint_name", None), dict(os.environ))
+    env = rollout_environment(config.target, config.endpoint_name, dict(os.environ))
     return subprocess.call(cmd, env=env)
 
 
-def deploy(args: argparse.Namespace) -> int:
+def deploy(config: DeployConfig) -> int:
+    """Roll the registered version out (or the champion that does not serve yet); 1 on rollback."""
     try:
-        reg = read_registration(args.registration)
+        reg = read_registration(config.registration)
     except ValueError as exc:
         file, _, rest = str(exc).partition(": ")
         return fail(STEP, [(file, rest)])
@@ -146,19 +162,19 @@ def deploy(args: argparse.Namespace) -> int:
     if not reg["promoted"]:
         pending = pending_champion(reg["model_name"])
         if pending is None:
-            _write(args.deployment, {**base, "status": "skipped", "reason": SKIPPED_REASON})
+            _write(config.deployment, {**base, "status": "skipped", "reason": SKIPPED_REASON})
             print(f"{STEP}: skipped: {SKIPPED_REASON} ({reg['model_name']} version {reg['version']})")
             return 0
         champion, serving = pending
         print(f"{STEP}: champion {champion} does not serve (serving: {serving or 'none'}): rolling it out")
-        path = args.deployment / "champion-registration.json"
-        args.deployment.mkdir(parents=True, exist_ok=True)
+        path = config.deployment / "champion-registration.json"
+        config.deployment.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"model_name": reg["model_name"], "version": champion, "promoted": True}))
         reg = {**reg, "version": champion, "path": path}
         base = {"model_name": reg["model_name"], "version": champion, "catch_up": True}
-    result_file = args.deployment / "rollout.json"
-    args.deployment.mkdir(parents=True, exist_ok=True)
-    code = _rollout(args, reg["path"], result_file)
+    result_file = config.deployment / "rollout.json"
+    config.deployment.mkdir(parents=True, exist_ok=True)
+    code = _rollout(config, reg["path"], result_file)
     try:
         state = json.loads(result_file.read_text())
     except (OSError, ValueError):
@@ -174,7 +190,7 @@ def deploy(args: argparse.Namespace) -> int:
         "previous_slot": state.get("old"),
         "checks": state.get("checks", []),
     }
-    _write(args.deployment, result)
+    _write(config.deployment, result)
     log_mlflow(
         metrics={"deployed": float(status == "promoted")},
         params={"deploy_status": status, "deploy_slot": result["slot"]},
@@ -187,7 +203,7 @@ def deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> DeployConfig:
     parser = argparse.ArgumentParser(
         prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
     )
@@ -209,7 +225,20 @@ def main(argv: list[str] | None = None) -> int:
         help="endpoint target",
     )
     parser.add_argument("--endpoint-name", help="the stack's online endpoint (azure target)")
-    return deploy(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    return DeployConfig(
+        registration=args.registration,
+        eval=args.eval,
+        policies=args.policies,
+        deployment=args.deployment,
+        endpoints=args.endpoints,
+        target=args.target,
+        endpoint_name=args.endpoint_name,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return deploy(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,14 @@
 """evaluate: score the challenger and the current champion on the same eval slice; apply the gate.
 
-``python -m ctloop.steps.evaluate --model DIR --eval DIR --policies DIR --model_name NAME --decision OUT``
+``python -m ctloop.steps.evaluate --model DIR --eval DIR --policies DIR --model_name NAME --decision OUT
+[--recent_model DIR] [--challenger OUT]``
+
+With ``--recent_model`` (the recent-window candidate; ignored when it holds ``no_candidate.json``)
+the recent candidate becomes the challenger only when it beats the training-window one on the eval
+slice (the newest labelled data) the way a challenger must beat a champion (the gate's checks and
+thresholds); ``decision.json`` names the one chosen (``candidate``), why (``choice``), and lists
+every candidate's metrics. ``--challenger`` gets a copy of the chosen model folder:
+the register step registers that one.
 
 The champion is the registry's ``champion`` version of ``--model_name`` (downloaded, loaded with
 the same safe loader). The gate (``ctloop.gate``) takes every threshold from
@@ -14,8 +22,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +35,57 @@ import pandas as pd
 from ctloop import gate, lineage, metrics, modeling
 from ctloop.policies import PolicyError, load_policy
 from ctloop.registry import ModelVersion, RegistryError, open_registry
-from ctloop.steps import fail, log_mlflow
+from ctloop.steps import NO_CANDIDATE_FILE, fail, log_mlflow
 from ctloop.tabular import DataError, read_dataset
 
 STEP = "evaluate"
 DECISION_FILE = "decision.json"
 METRICS_FILE = "metrics.json"
 POLICY = "promotion"
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """The step's arguments."""
+
+    model: Path
+    eval: Path
+    policies: Path
+    model_name: str
+    decision: Path
+    recent_model: Path | None = None
+    challenger: Path | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One trained candidate scored on the eval slice."""
+
+    name: str
+    folder: Path
+    scores: np.ndarray
+    metric: float  # the primary metric on the eval slice (nan when undefined)
+
+
+def candidate_folders(config: EvaluateConfig) -> list[tuple[str, Path]]:
+    """(name, model folder) of every candidate that was trained, the training-window one first."""
+    found = [(_candidate_name(config.model, "window"), config.model)]
+    if config.recent_model is not None and not (config.recent_model / NO_CANDIDATE_FILE).is_file():
+        found.append((_candidate_name(config.recent_model, "recent"), config.recent_model))
+    return found
+
+
+def _candidate_name(folder: Path, default: str) -> str:
+    try:
+        return str(modeling.read_training_info(folder).get("candidate") or default)
+    except (OSError, ValueError):
+        return default
+
+
+def choose(candidates: list[Candidate], y: np.ndarray, policy: gate.GatePolicy) -> tuple[Candidate, str]:
+    """The training-window candidate unless a later one beats it beyond noise (gate.pick_candidate)."""
+    index, reason = gate.pick_candidate(y, [c.scores for c in candidates], policy)
+    return candidates[index], reason
 
 
 def eval_labels(frame: pd.DataFrame, manifest: dict[str, Any], folder: Path) -> np.ndarray:
@@ -80,7 +134,8 @@ def _number(value: float | None) -> str:
     return "undefined" if value is None or not np.isfinite(value) else f"{value:.4f}"
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(args: EvaluateConfig) -> int:
+    """Choose among the candidates, score the champion on the same slice, apply the gate."""
     policy_file = args.policies / f"{POLICY}.yml"
     try:
         policy = gate.GatePolicy.from_dict(load_policy(POLICY, args.policies))
@@ -91,11 +146,21 @@ def evaluate(args: argparse.Namespace) -> int:
         y = eval_labels(frame, manifest, args.eval)
     except DataError as exc:
         return fail(STEP, [(exc.file, f"{exc.field}: {exc.reason}")])
+    if args.challenger is not None and args.challenger.exists() and any(args.challenger.iterdir()):
+        return fail(STEP, [(str(args.challenger), "output folder is not empty")])
 
     champion: ModelVersion | None = None
     try:
         registry = open_registry(args.model_name)
-        challenger_scores = score(args.model, frame, "challenger")
+        candidates = []
+        for name, folder in candidate_folders(args):
+            scores = score(folder, frame, f"{name} candidate" if name != "window" else "challenger")
+            value = (
+                metrics.metric(policy.primary_metric, y, scores) if metrics.has_both_classes(y) else np.nan
+            )
+            candidates.append(Candidate(name, folder, scores, float(value)))
+        chosen, choice = choose(candidates, y, policy)
+        challenger_scores = chosen.scores
         champion = registry.champion()
         champion_scores = None
         if champion is not None:
@@ -117,7 +182,18 @@ def evaluate(args: argparse.Namespace) -> int:
         "promote": decision.promote,
         "reason": decision.reason,
         "champion_version": version,
-        "challenger": {"model_hash": lineage.model_hash(args.model), "metrics": challenger_report},
+        "challenger": {"model_hash": lineage.model_hash(chosen.folder), "metrics": challenger_report},
+        "candidate": chosen.name,
+        "choice": choice,
+        "candidates": [
+            {
+                "name": c.name,
+                "model_hash": lineage.model_hash(c.folder),
+                "training_window": modeling.read_training_info(c.folder).get("training_window"),
+                policy.primary_metric: c.metric if np.isfinite(c.metric) else None,
+            }
+            for c in candidates
+        ],
         "champion": None
         if champion is None
         else {"version": champion.version, "source": champion.source, "metrics": champion_report},
@@ -130,21 +206,32 @@ def evaluate(args: argparse.Namespace) -> int:
     args.decision.mkdir(parents=True, exist_ok=True)
     (args.decision / DECISION_FILE).write_text(json.dumps(gate.json_ready(result), indent=2) + "\n")
     (args.decision / METRICS_FILE).write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n")
+    if args.challenger is not None:
+        shutil.copytree(chosen.folder, args.challenger, dirs_exist_ok=True)
 
     log_mlflow(
         metrics=flat,
-        params={"primary_metric": policy.primary_metric, "champion_version": version or "none"},
+        params={
+            "primary_metric": policy.primary_metric,
+            "champion_version": version or "none",
+            "candidate": chosen.name,
+            "candidates": len(candidates),
+        },
         tags={"ctloop.gate.promote": str(decision.promote).lower()},
     )
     name = policy.primary_metric
     versus = "no champion" if version is None else f"champion v{version} {_number(decision.champion)}"
+    for c in candidates:
+        mark = " (chosen)" if c is chosen and len(candidates) > 1 else ""
+        print(f"{STEP}: candidate {c.name} {name} {_number(c.metric)}{mark}")
     print(f"{STEP}: challenger {name} {_number(decision.challenger)} vs {versus}: promote={decision.promote}")
     for check in decision.checks:
         print(f"{STEP}:   [{'pass' if check.passed else 'FAIL'}] {check.name}: {check.reason}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> EvaluateConfig:
+    """The command line as an :class:`EvaluateConfig`."""
     parser = argparse.ArgumentParser(
         prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
     )
@@ -153,7 +240,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", required=True, type=Path, help="the policies folder")
     parser.add_argument("--model_name", required=True, help="registered model name")
     parser.add_argument("--decision", required=True, type=Path, help="output folder for decision.json")
-    return evaluate(parser.parse_args(argv))
+    parser.add_argument(
+        "--recent_model",
+        type=Path,
+        default=None,
+        help="the recent-window candidate's model folder (optional)",
+    )
+    parser.add_argument(
+        "--challenger", type=Path, default=None, help="output: a copy of the chosen candidate's model folder"
+    )
+    args = parser.parse_args(argv)
+    return EvaluateConfig(
+        args.model,
+        args.eval,
+        args.policies,
+        args.model_name,
+        args.decision,
+        args.recent_model,
+        args.challenger,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return evaluate(parse_args(argv))
 
 
 if __name__ == "__main__":

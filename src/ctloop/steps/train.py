@@ -3,6 +3,9 @@
 ``python -m ctloop.steps.train --train DIR --trainer hgb --model OUT [--max_iter N] [--learning_rate X]
 [--max_depth N] [--n_estimators N] [--seed N] [--reference_rows N]``
 
+A ``--train`` folder holding prep's ``no_candidate.json`` (no recent-window candidate is due) is
+not an error: the model folder gets the same file and nothing is trained.
+
 Features and label come from the dataset's manifest. The trainer (``ctloop.trainers.TRAINERS``)
 fits a binary classifier; the model folder gets the MLflow files (skops, signature, pinned pip
 requirements), ``ctloop/training.json`` and ``ctloop/reference.parquet`` (at most
@@ -15,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ import pandas as pd
 import ctloop
 from ctloop import lineage, metrics, modeling, trainers
 from ctloop.policies import POLICIES_ENV
-from ctloop.steps import fail, log_mlflow
+from ctloop.steps import fail, log_mlflow, pass_on_no_candidate
 from ctloop.tabular import DataError, read_dataset
 
 STEP = "train"
@@ -36,6 +40,18 @@ HYPERPARAMETERS: dict[str, type] = {
     "n_estimators": int,
     "seed": int,
 }
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The step's arguments."""
+
+    train: Path
+    model: Path
+    reference_rows: int
+    trainer: str = "hgb"
+    options: dict[str, Any] = field(default_factory=dict)  # hyperparameters given (HYPERPARAMETERS)
+    policies: Path | None = None
 
 
 def labelled_frame(frame: pd.DataFrame, manifest: dict[str, Any], folder: Path) -> tuple[list[str], str]:
@@ -67,7 +83,11 @@ def reference_sample(
     return sample[list(dict.fromkeys(keep))].reset_index(drop=True)
 
 
-def train(args: argparse.Namespace) -> int:
+def train(args: TrainConfig) -> int:
+    """Fit the trainer on the training window; write the model folder."""
+    skipped = pass_on_no_candidate(STEP, args.train, args.model)
+    if skipped is not None:
+        return skipped
     try:
         frame, manifest = read_dataset(args.train)
         features, label = labelled_frame(frame, manifest, args.train)
@@ -81,7 +101,7 @@ def train(args: argparse.Namespace) -> int:
     if args.model.exists() and any(args.model.iterdir()):
         return fail(STEP, [(str(args.model), "output folder is not empty")])
 
-    options = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
+    options = dict(args.options)
     x, y = frame[features], frame[label].to_numpy().astype(int)
     start = time.perf_counter()
     fitted = trainer(x, y, options)
@@ -101,6 +121,7 @@ def train(args: argparse.Namespace) -> int:
         "label": label,
         "time_column": time_column,
         "training_window": manifest.get("time_range"),
+        "candidate": str(manifest.get("candidate") or "window"),
         "rows": len(frame),
         "data": {k: manifest.get(k) for k in ("name", "content_hash", "source")},
         "metrics": {f"train_{k}": v for k, v in report.items()},
@@ -130,7 +151,8 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The command line as a :class:`TrainConfig`."""
     parser = argparse.ArgumentParser(
         prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
     )
@@ -144,10 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         "--policies", type=Path, default=None, help="policies folder (trainers with settings there, e.g. dnn)"
     )
     args = parser.parse_args(argv)
-    if args.policies is not None:
+    options = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
+    return TrainConfig(args.train, args.model, args.reference_rows, args.trainer, options, args.policies)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    if config.policies is not None:
         # Trainers read their reviewed settings through ctloop.policies (e.g. dnn.yml).
-        os.environ[POLICIES_ENV] = str(args.policies)
-    return train(args)
+        os.environ[POLICIES_ENV] = str(config.policies)
+    return train(config)
 
 
 if __name__ == "__main__":

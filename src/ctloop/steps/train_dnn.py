@@ -6,6 +6,8 @@
 Runs as one process, or as one of several under torchrun / Azure ML ``distribution: pytorch``
 (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT): DDP over NCCL on GPUs, gloo on CPU.
 Settings come from ``<policies>/dnn.yml``. Rank 0 writes the checkpoints and the model folder.
+A ``--train`` folder holding prep's ``no_candidate.json`` (no recent-window candidate is due) is
+not an error: the model folder gets the same file and nothing is trained.
 Exit 0 on success; on bad input one line ``train_dnn: <file>: <field>: <reason>`` and exit 1.
 """
 
@@ -16,22 +18,46 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 STEP = "train_dnn"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class TrainDnnConfig:
+    """The step's arguments."""
+
+    train: Path
+    policies: Path
+    model: Path
+    eval: Path | None = None
+    checkpoints: Path | None = None
+
+
+def parse_args(argv: Sequence[str] | None) -> TrainDnnConfig:
     p = argparse.ArgumentParser(prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0])
     p.add_argument(
-        "--train", required=True, help="prepared training dataset folder (data.parquet + manifest)"
+        "--train", required=True, type=Path, help="prepared training dataset folder (data.parquet + manifest)"
     )
-    p.add_argument("--eval", default=None, help="optional eval dataset folder (per-epoch eval metrics)")
-    p.add_argument("--policies", required=True, help="policies folder holding dnn.yml and schemas/")
-    p.add_argument("--model", required=True, help="output: the MLflow model folder")
     p.add_argument(
-        "--checkpoints", default=None, help="output (rw_mount): checkpoint folder; resumes from it"
+        "--eval", default=None, type=Path, help="optional eval dataset folder (per-epoch eval metrics)"
     )
-    return p.parse_args(argv)
+    p.add_argument(
+        "--policies", required=True, type=Path, help="policies folder holding dnn.yml and schemas/"
+    )
+    p.add_argument("--model", required=True, type=Path, help="output: the MLflow model folder")
+    p.add_argument(
+        "--checkpoints", default=None, type=Path, help="output (rw_mount): checkpoint folder; resumes from it"
+    )
+    args = p.parse_args(argv)
+    return TrainDnnConfig(
+        train=args.train,
+        policies=args.policies,
+        model=args.model,
+        eval=args.eval,
+        checkpoints=args.checkpoints,
+    )
 
 
 def configure_logging() -> None:
@@ -46,8 +72,15 @@ def configure_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    config = parse_args(argv)
     configure_logging()
+    from ctloop.steps import NO_CANDIDATE_FILE, pass_on_no_candidate
+
+    if os.environ.get("RANK", "0") != "0" and (config.train / NO_CANDIDATE_FILE).is_file():
+        return 0  # rank 0 alone writes the model folder
+    skipped = pass_on_no_candidate(STEP, config.train, config.model)
+    if skipped is not None:
+        return skipped
     from ctloop.dnn.config import load_config
     from ctloop.dnn.errors import DnnError
     from ctloop.dnn.tracking import Tracker
@@ -56,15 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     is_main = os.environ.get("RANK", "0") == "0"
     try:
-        cfg = load_config(args.policies)
+        cfg = load_config(config.policies)
         with Tracker(enabled=is_main) as tracker:
             tracker.log_params({"trainer": "dnn"} | cfg.params())
             result = fit_from_dataset(
-                args.train,
-                args.model,
+                config.train,
+                config.model,
                 cfg,
-                eval_dir=args.eval,
-                checkpoint_dir=args.checkpoints,
+                eval_dir=config.eval,
+                checkpoint_dir=config.checkpoints,
                 distributed=True,
                 on_epoch=tracker.log_epoch,
             )

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -169,14 +170,23 @@ def write_verdict(report: dict[str, Any], out: Path) -> None:
     (out / VERDICT_FILE).write_text(json.dumps(json_ready(verdict), indent=2, sort_keys=True) + "\n")
 
 
-def validate(
-    data: Path,
-    policies: Path,
-    model_name: str,
-    out: Path,
-    reference_path: Path | None = None,
-    verdict_out: Path | None = None,
-) -> int:
+@dataclass(frozen=True)
+class ValidateDataConfig:
+    """The step's arguments: ``report`` and ``verdict`` are output folders; ``reference`` an
+    explicit drift reference that overrides the registry's champion."""
+
+    data: Path
+    policies: Path
+    model_name: str
+    report: Path
+    reference: Path | None = None
+    verdict: Path | None = None
+
+
+def validate(config: ValidateDataConfig) -> int:
+    """Check ``config.data`` against the data contract and the drift reference; write the report."""
+    data, policies, model_name, out = config.data, config.policies, config.model_name, config.report
+    reference_path, verdict_out = config.reference, config.verdict
     report: dict[str, Any] = {
         "status": "failed",
         "model_name": model_name,
@@ -239,7 +249,7 @@ def validate(
     return finish(problems)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> ValidateDataConfig:
     parser = argparse.ArgumentParser(
         prog=f"python -m ctloop.steps.{STEP}", description=__doc__.splitlines()[0]
     )
@@ -256,7 +266,18 @@ def main(argv: list[str] | None = None) -> int:
         "--verdict", type=Path, default=None, help="output folder for verdict.json (status only)"
     )
     args = parser.parse_args(argv)
-    return validate(args.data, args.policies, args.model_name, args.report, args.reference, args.verdict)
+    return ValidateDataConfig(
+        data=args.data,
+        policies=args.policies,
+        model_name=args.model_name,
+        report=args.report,
+        reference=args.reference,
+        verdict=args.verdict,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return validate(parse_args(argv))
 
 
 if __name__ == "__main__":
