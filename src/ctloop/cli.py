@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+
+from ctloop.verbs import run_parser
 
 # One module per area; each defines ``register(subparsers) -> None`` and sets ``func`` on its parsers.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -20,8 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ctloop.registry.commands",
     "ctloop.data_commands",
     "ctloop.gitops.commands",
+    "ctloop.azure.commands",
     "ctloop.rollout.commands",
-    "ctloop.monitor.commands",
+    "ctloop.monitor_commands",
 )
 
 
@@ -66,7 +68,7 @@ EXAMPLES: dict[str, str] = {
     "check-triggers": "ctloop check-triggers --exit-code",
     "loop": "ctloop loop",
     "replay": "ctloop replay --dataset rainfall --compare",
-    "report": "ctloop report",
+    "report": "ctloop report --out .ctloop/report",
 }
 
 
@@ -106,21 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_parser(build_parser, argv)
-
-
-def run_parser(make_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` with ``make_parser()`` and run the chosen verb's handler; return its exit code."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

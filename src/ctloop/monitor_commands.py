@@ -1,5 +1,8 @@
 """``ctloop monitor | check-triggers | loop | replay | report``: monitoring and the continuous loop.
 
+These verbs span the monitor, loop, replay and report packages, so their registration sits above
+all four, beside ``ctloop.cli`` (inside ``ctloop.monitor`` it made a package cycle).
+
 ``check-triggers`` prints every trigger and guard with its reason and ends with
 ``retrain=true|false``. Its exit code is 0 whether or not a retrain is needed; with
 ``--exit-code`` it is 10 when a retrain is needed (0 when not), for a CI ``if``. Any command
@@ -165,15 +168,22 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--json", action="store_true", help="print the summary table as JSON")
     rep.set_defaults(func=cmd_replay)
 
-    rpt = subparsers.add_parser("report", help="write the static HTML dashboard")
-    rpt.add_argument(
-        "--history",
-        default=None,
-        help="metrics history (default .ctloop/monitor/history.sqlite, else the replay's)",
+    rpt = subparsers.add_parser(
+        "report", help="write the static HTML dashboard of the local history (runs, models, deployments)"
     )
-    rpt.add_argument("--scope", default=None, help="history scope (default: the one with the most windows)")
-    rpt.add_argument("--replay", default=None, help="replay results (default .ctloop/replay/replay.json)")
-    rpt.add_argument("--policies", default=None, help="policies folder (drift threshold line)")
+    rpt.add_argument(
+        "--history", default=None, help="metrics history (default .ctloop/monitor/history.sqlite)"
+    )
+    rpt.add_argument("--scope", default=None, help="monitor windows of this scope only (default: all)")
+    rpt.add_argument(
+        "--replay",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="show a replay's results instead (replay.json or its folder; default .ctloop/replay)",
+    )
+    rpt.add_argument("--policies", default=None, help="policies folder (drift trigger threshold)")
     rpt.add_argument("--out", default=None, help="output folder (default .ctloop/report)")
     rpt.set_defaults(func=cmd_report)
 
@@ -293,7 +303,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
         return _error("loop", RuntimeError(problem))
     from ctloop import paths
     from ctloop.loop.cycle import Loop, turn
-    from ctloop.loop.pipeline import AzureRetrainer, EngineRetrainer, InProcessRetrainer
+    from ctloop.loop.pipeline import AzureRetrainer, EngineRetrainer, InProcessRetrainer, triggers_input
     from ctloop.monitor.labels import LabelError
     from ctloop.monitor.logs import LogError
     from ctloop.monitor.settings import load_settings
@@ -322,7 +332,15 @@ def cmd_loop(args: argparse.Namespace) -> int:
         inputs["landing"] = Path(args.landing).absolute()
     if args.policies:
         inputs["policies"] = Path(args.policies).absolute()
-    loop = Loop(monitor, settings.triggers, model_name, retrainer, inputs, paths.state_dir() / "loop")
+    loop = Loop(
+        monitor,
+        settings.triggers,
+        model_name,
+        retrainer,
+        inputs,
+        paths.state_dir() / "loop",
+        triggers_input=triggers_input(args.pipeline),
+    )
     done = 0
     while True:
         try:
