@@ -9,7 +9,9 @@ it sends the same bodies, interleaved, directly to azmlinfsrv, through the route
 comparison) through a minimal asyncio forwarder (uvicorn + httpx), one keep-alive client at a
 time, and reports p50/p99 latency and throughput. Then, for 1-row requests at 1, 8 and 32
 concurrent keep-alive clients, direct and router in alternating rounds (same load conditions),
-p50/p99/throughput and the router/direct p99 ratio. Loopback only; bounded request counts.
+p50/p99/throughput and the router/direct p99 ratio; with --socat, a byte-splicing proxy in C
+(``socat``, a process per connection, no HTTP parsing) in the same rounds, as the lower bound of
+what any proxy on the same cores costs. Loopback only; bounded request counts.
 Targets (policy for this machine): router overhead at most 2 ms at p50, p99 at most 25 ms (1 row);
 router p99 at most 1.2 x direct p99 at every concurrency.
 """
@@ -117,6 +119,33 @@ def _start_forwarder(backend: str, folder: Path) -> tuple[subprocess.Popen, str]
     return proc, f"http://127.0.0.1:{port}/score"
 
 
+def _start_socat(port: int) -> tuple[subprocess.Popen, str]:
+    """A socat proxy to ``port`` (one process per connection, bytes spliced, nothing parsed)."""
+    import shutil
+
+    from ctloop.rollout.procs import free_port, wait_until
+
+    if shutil.which("socat") is None:
+        raise SystemExit("--socat: socat is not installed (apt-get install socat)")
+    listen = free_port()
+    proc = subprocess.Popen(
+        [
+            "socat",
+            f"TCP-LISTEN:{listen},bind=127.0.0.1,fork,reuseaddr,backlog=1024",
+            f"TCP:127.0.0.1:{port}",
+        ]
+    )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{listen}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, 30)
+    return proc, f"http://127.0.0.1:{listen}/score"
+
+
 def measure(targets: dict[str, str], body: bytes, count: int, warmup: int) -> dict[str, dict[str, float]]:
     """Send ``count`` requests to each target, interleaved (A, B, C, A, B, C, ...), one at a time."""
     clients = {
@@ -214,6 +243,9 @@ def main() -> int:
     parser.add_argument(
         "--concurrent-requests", type=int, default=400, help="1-row requests per target and concurrency"
     )
+    parser.add_argument(
+        "--socat", action="store_true", help="also measure a socat byte-splicing proxy (lower bound)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -228,7 +260,7 @@ def main() -> int:
         os.environ["CTLOOP_HOME"] = str(root / "home")
         model = args.model_dir or _train(root / "model")
         endpoint = LocalEndpoint(load_rollout_policy(REPO / "policies"), REPO / "pipelines" / "endpoints")
-        forwarder = None
+        forwarder = splicer = None
         try:
             started = time.perf_counter()
             info = endpoint.create_or_update_deployment(DeploymentSpec("blue", "bench", "1", model))
@@ -246,6 +278,8 @@ def main() -> int:
             for rows, count in ((1, args.requests), (1000, args.big_requests)):
                 results[f"{rows}_rows"] = measure(targets, _bodies(rows), count, min(args.warmup, count))
             pair = {k: targets[k] for k in ("direct", "router")}
+            if args.socat:
+                splicer, pair["socat"] = _start_socat(info.detail["port"])
             rounds = 4
             for concurrency in (1, 8, 32):
                 results[f"concurrency_{concurrency}"] = measure_concurrent(
@@ -256,9 +290,10 @@ def main() -> int:
                     rounds,
                 )
         finally:
-            if forwarder is not None:
-                forwarder.terminate()
-                forwarder.wait(10)
+            for proc in (forwarder, splicer):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(10)
             endpoint.down()
 
     print(
@@ -288,6 +323,10 @@ def main() -> int:
         block["p99_ratio"] = ratio
         ratios_ok = ratios_ok and ratio <= 1.2
         print(f"{concurrency:>7}  router/direct p99: {ratio:.2f}")
+        if "socat" in block:
+            floor = block["socat"]["p99_ms"] / block["direct"]["p99_ms"]
+            block["socat_p99_ratio"] = floor
+            print(f"{concurrency:>7}  socat/direct p99: {floor:.2f} (no HTTP parsing: the lower bound)")
     print(f"target (router p99 <= 1.2 x direct at 1, 8, 32 clients): {'met' if ratios_ok else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

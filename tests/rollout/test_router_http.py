@@ -12,6 +12,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,12 +48,16 @@ class _Deployment(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.peers.add(self.client_address)  # type: ignore[attr-defined]
         self._reply(200, json.dumps({"echo": len(body), "name": self.server.name}).encode())  # type: ignore[attr-defined]
+        if (self.headers.get("x-request-id") or "").startswith("drop-"):
+            self.close_connection = True  # closed without announcing it: the router's link goes stale
 
 
 def _serve(name: str) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Deployment)
     server.name = name  # type: ignore[attr-defined]
+    server.peers = set()  # type: ignore[attr-defined]
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -269,3 +274,31 @@ def test_down_stops_processes_it_lost_track_of(routed: Routed, tmp_path: Path) -
         procs.stop(orphan, 5)
         routed.write_state({k: v for k, v in routed.state.items() if k != "router"})
         assert routed.endpoint.ensure_router() == routed.port
+
+
+def test_concurrent_clients_are_all_answered_over_reused_deployment_connections(routed: Routed) -> None:
+    routed.live.peers.clear()  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{routed.port}/score"
+
+    def client(_: int) -> list[int]:
+        with httpx.Client(timeout=10) as session:
+            return [session.post(url, content=b"{}").status_code for _ in range(5)]
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = [code for codes in pool.map(client, range(16)) for code in codes]
+    assert codes == [200] * 80
+    # kept-alive links are reused: at most one per concurrent request, far fewer than 80
+    assert 1 <= len(routed.live.peers) <= 16  # type: ignore[attr-defined]
+
+
+def test_a_link_the_deployment_closed_unannounced_is_reopened(routed: Routed) -> None:
+    with httpx.Client(timeout=10) as client:
+        answers = [
+            client.post(
+                f"http://127.0.0.1:{routed.port}/score", content=b"{}", headers={"x-request-id": f"drop-{i}"}
+            )
+            for i in range(6)
+        ]
+        status = client.get(f"http://127.0.0.1:{routed.port}/_ctloop/status").json()
+    assert [a.status_code for a in answers] == [200] * 6
+    assert "green" not in status["out_of_rotation"]  # a stale link is not a dead deployment

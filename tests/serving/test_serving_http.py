@@ -163,7 +163,8 @@ def test_a_huge_chunked_body_sent_straight_to_a_deployment_is_refused_unread(ser
         sender.start()
         answer = sock.recv(65536)
         sent_when_answered = sent[0]
-        sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # the deployment may have reset the connection already
+            sock.shutdown(socket.SHUT_RDWR)
     sender.join(timeout=60)
     assert not sender.is_alive()
     assert sent_when_answered < 64 * limit  # a few MiB in flight at most, nowhere near 1 GiB

@@ -1,8 +1,11 @@
 """The local endpoint's traffic router: ``python -m ctloop.rollout.router --state STATE --port P ...``.
 
 An HTTP/1.1 server on 127.0.0.1 in front of the deployments (one azmlinfsrv each). HTTP framing is
-h11's (request line, headers, Content-Length and chunked bodies, keep-alive), one thread per
-client connection, a listen backlog from the policy:
+h11's on both sides (request line, headers, Content-Length and chunked bodies, keep-alive). Client
+connections and the requests to deployments run on one asyncio event loop, so requests are served
+in the order they arrive (a thread per connection let the interpreter lock decide, which stretched
+the latency tail at 32 concurrent clients); connections to a deployment are kept alive and reused
+when it allows. The listen backlog comes from the policy.
 
 - ``POST /score`` goes to one deployment: by a hash of the ``x-ctloop-client-id`` header when the
   client names itself (each client keeps its variant; clients split by the weights), else drawn at
@@ -25,17 +28,15 @@ client connection, a listen backlog from the policy:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
-import http.client
 import json
 import math
 import os
-import queue
 import random
 import signal
 import socket
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -64,8 +65,7 @@ _FORWARD_RESPONSE = (
 _STATE_POLL_S = 1.0
 _HEADER_LIMIT = 65536
 _READ_CHUNK = 65536
-# The connection died before the deployment answered: nothing was scored, so a retry is safe.
-_DIED = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+_IDLE_LINKS = 64  # kept-alive links per deployment port waiting for the next request
 
 
 @dataclass
@@ -105,7 +105,6 @@ class Picker:
         self.weights = {k: v for k, v in weights.items() if v > 0}
         self.rng = rng or random.Random()
         self.mirror_acc = 0
-        self.lock = threading.Lock()
 
     def pick(
         self,
@@ -121,28 +120,92 @@ class Picker:
         return assign(weights, point)
 
     def mirror_now(self, percent: int) -> bool:
-        with self.lock:
-            self.mirror_acc += percent
-            if self.mirror_acc >= 100:
-                self.mirror_acc -= 100
-                return True
-            return False
-
-
-class Backend(http.client.HTTPConnection):
-    """A loopback connection with Nagle's algorithm off (no 40 ms delayed-ACK stalls)."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        """Every (100 / percent)-th call answers True: the mirrored share, spread evenly."""
+        self.mirror_acc += percent
+        if self.mirror_acc >= 100:
+            self.mirror_acc -= 100
+            return True
+        return False
 
 
 def _error(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
 
+class Disconnected(ConnectionError):
+    """The deployment closed the connection before it sent a status line."""
+
+
+#: The connection died before the deployment answered: nothing was scored, so a retry is safe.
+_DIED = (ConnectionRefusedError, ConnectionResetError, BrokenPipeError, Disconnected)
+
+
+class Link:
+    """One HTTP/1.1 client connection to a deployment, framed by h11, reusable while kept alive."""
+
+    def __init__(self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.port = port
+        self.reader = reader
+        self.writer = writer
+        self.conn = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int) -> Link:
+        reader, writer = await asyncio.open_connection(HOST, port)  # asyncio sets TCP_NODELAY
+        return cls(port, reader, writer)
+
+    async def exchange(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request and read the whole response: (status, forwarded headers, body)."""
+        conn = self.conn
+        head = [("host", f"{HOST}:{self.port}"), *headers.items(), ("content-length", str(len(body)))]
+        wire = conn.send(h11.Request(method=method, target=target, headers=head))
+        wire += conn.send(h11.Data(data=body)) if body else b""
+        wire += conn.send(h11.EndOfMessage())
+        self.writer.write(wire)
+        await self.writer.drain()
+        response: h11.Response | None = None
+        parts: list[bytes] = []
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError:
+                if response is None:
+                    raise Disconnected("closed before the status line") from None
+                raise
+            if event is h11.NEED_DATA:
+                conn.receive_data(await self.reader.read(_READ_CHUNK))
+            elif isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+        assert response is not None  # h11 yields EndOfMessage only after a Response
+        out: dict[str, str] = {}
+        for key, value in response.headers:
+            name = key.decode("latin-1")
+            if name in _FORWARD_RESPONSE:
+                out.setdefault(name, value.decode("latin-1"))
+        return response.status_code, out, b"".join(parts)
+
+    def reusable(self) -> bool:
+        """Ready for the next request (False when either side asked to close)."""
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+            return True
+        return False
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 class Router:
-    """Routing state, backends, liveness and metrics shared by all connection threads."""
+    """Routing state, backend links, liveness and metrics. Requests are served on one asyncio event
+    loop (no thread per connection: requests are handled in the order they arrive, not in the
+    order a contended interpreter lock happens to wake threads); the state watcher, the liveness
+    prober and the mirror are tasks on the same loop."""
 
     def __init__(
         self,
@@ -158,14 +221,16 @@ class Router:
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
         self.metrics = MetricsStore(capacity)
-        self.mirror_queue: queue.Queue[tuple[str, bytes, dict[str, str]]] = queue.Queue(maxsize=mirror_queue)
+        self.mirror_capacity = mirror_queue
+        self.mirror_queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] | None = None
         self.mirror_dropped = 0
         self.table = Table()
         self.picker = Picker({})
         self.down: set[str] = set()
         self.state_mtime = 0.0
         self.state_error: str | None = None
-        self._local = threading.local()
+        self._idle: dict[int, list[Link]] = {}
+        self._pooled_for: Table | None = None
         self.reload()
 
     def reload(self) -> Table:
@@ -194,10 +259,10 @@ class Router:
         self.table = table
         return table
 
-    def watch_state(self) -> None:
-        """Background: reload when the state file changes (a missed control call heals itself)."""
+    async def watch_state(self) -> None:
+        """Background task: reload when the state file changes (a missed control call heals itself)."""
         while True:
-            time.sleep(_STATE_POLL_S)
+            await asyncio.sleep(_STATE_POLL_S)
             try:
                 mtime = self.state_path.stat().st_mtime
             except FileNotFoundError:
@@ -205,56 +270,72 @@ class Router:
             if mtime != self.state_mtime:
                 self.reload()
 
-    def probe(self, name: str, port: int) -> bool:
-        """One liveness probe (``GET /``) of a deployment."""
-        conn = http.client.HTTPConnection(HOST, port, timeout=self.probe_timeout_s)
+    async def probe(self, port: int) -> bool:
+        """One liveness probe (``GET /``) of a deployment, on a connection of its own."""
+        link: Link | None = None
         try:
-            conn.request("GET", "/")
-            resp = conn.getresponse()
-            resp.read()
-            return resp.status == 200
-        except (OSError, http.client.HTTPException):
+            async with asyncio.timeout(self.probe_timeout_s):
+                link = await Link.open(port)
+                status, _, _ = await link.exchange("GET", "/", {}, b"")
+            return status == 200
+        except (OSError, h11.ProtocolError):  # TimeoutError included
             return False
         finally:
-            conn.close()
+            if link is not None:
+                link.close()
 
-    def watch_backends(self) -> None:
-        """Background: probe every deployment; take failing ones out of rotation, return healed ones."""
+    async def watch_backends(self) -> None:
+        """Background task: probe every deployment; take failing ones out of rotation, return healed
+        ones. It runs on the serving loop, like everything else: no thread competes with requests
+        for the interpreter lock."""
         while True:
             for name, port in list(self.table.ports.items()):
-                if self.probe(name, port):
+                if await self.probe(port):
                     self.down.discard(name)
                 else:
                     self.down.add(name)
-            time.sleep(self.probe_interval_s)
+            await asyncio.sleep(self.probe_interval_s)
 
     def choose(self, client_id: str | None, exclude: set[str] = frozenset()) -> str | None:
         table = self.table
         return self.picker.pick(client_id, self.down | exclude, list(table.ports))
 
-    def forward(
+    def _take_link(self, port: int) -> Link | None:
+        """An idle kept-alive link to ``port``; links to ports no longer routed are closed first."""
+        table = self.table
+        if table is not self._pooled_for:
+            live = set(table.ports.values())
+            for stale in [p for p in self._idle if p not in live]:
+                for link in self._idle.pop(stale):
+                    link.close()
+            self._pooled_for = table
+        idle = self._idle.get(port)
+        return idle.pop() if idle else None
+
+    def _give_back(self, link: Link) -> None:
+        idle = self._idle.setdefault(link.port, [])
+        if len(idle) < _IDLE_LINKS and link.reusable():
+            idle.append(link)
+        else:
+            link.close()
+
+    async def forward(
         self, name: str, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes, bool]:
         """Send one request to a deployment: (status, headers, body, died before answering)."""
         port = self.table.ports.get(name)
         if port is None:
             return 503, {}, _error(f"deployment '{name}' does not exist"), False
-        conns: dict[str, Backend] = self._local.__dict__.setdefault("conns", {})
-        conn = conns.get(name)
-        if conn is None or conn.port != port:
-            conn = Backend(HOST, port, timeout=self.backend_timeout_s)
-            conns[name] = conn
         for attempt in (1, 2):
+            link = self._take_link(port) if attempt == 1 else None  # a retry opens a fresh one
             try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                out = {h: v for h in _FORWARD_RESPONSE if (v := resp.getheader(h)) is not None}
-                if resp.will_close:
-                    conn.close()
-                return resp.status, out, data, False
+                async with asyncio.timeout(self.backend_timeout_s):
+                    if link is None:
+                        link = await Link.open(port)
+                    status, out, data = await link.exchange(method, path, headers, body)
             except TimeoutError:
-                conn.close()
+                if link is not None:
+                    link.close()
                 return (
                     504,
                     {},
@@ -262,22 +343,27 @@ class Router:
                     False,
                 )
             except _DIED as exc:
-                conn.close()
+                if link is not None:
+                    link.close()
                 if attempt == 1 and not isinstance(exc, ConnectionRefusedError):
                     continue  # a kept-alive connection the server had closed: reconnect once
                 self.down.add(name)
                 return 502, {}, _error(f"deployment '{name}' is unreachable: {type(exc).__name__}"), True
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
+            except (OSError, h11.ProtocolError) as exc:
+                if link is not None:
+                    link.close()
                 return 502, {}, _error(f"deployment '{name}' is unreachable: {type(exc).__name__}"), False
+            self._give_back(link)
+            return status, out, data, False
         raise AssertionError("unreachable")
 
-    def mirror_worker(self) -> None:
-        """Background: send mirrored copies; measure and discard their answers."""
+    async def mirror_worker(self) -> None:
+        """Background task: send mirrored copies; measure and discard their answers."""
+        assert self.mirror_queue is not None
         while True:
-            name, body, headers = self.mirror_queue.get()
+            name, body, headers = await self.mirror_queue.get()
             started = time.perf_counter()
-            status, _, data, _ = self.forward(name, "POST", "/score", body, headers)
+            status, _, data, _ = await self.forward(name, "POST", "/score", body, headers)
             self.metrics.record(name, status, (time.perf_counter() - started) * 1e3, mirrored=True)
             if LABELLED_HEADER in headers:
                 self.record_labelled(name, status, body, data)
@@ -294,7 +380,7 @@ class Router:
             self.metrics.record_labelled(name, labels, scores)
 
     # --- request handling (framing-free: h11 has parsed the request) ---------------------------
-    def handle(
+    async def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(target)
@@ -324,7 +410,7 @@ class Router:
                 ).encode(),
             )
         if url.path.startswith("/score") and method in ("GET", "POST"):
-            return self._proxy(method, target, headers, body)
+            return await self._proxy(method, target, headers, body)
         if method not in ("GET", "POST"):
             return 405, {"allow": "GET, POST"}, _error(f"{method} is not allowed: POST a JSON body to /score")
         return 404, {}, _error(f"no route {url.path}")
@@ -343,7 +429,7 @@ class Router:
         summary = self.metrics.summary(since, metric)
         return 200, {}, json.dumps({k: v.to_dict() for k, v in summary.items()}).encode()
 
-    def _proxy(
+    async def _proxy(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         started = time.perf_counter()
@@ -362,13 +448,13 @@ class Router:
             name = self.choose(headers.get(CLIENT_HEADER))
         if name is None:
             return 503, {}, _error("no deployment takes traffic")
-        status, out, data, died = self.forward(name, method, target, body, forward)
+        status, out, data, died = await self.forward(name, method, target, body, forward)
         self.metrics.record(name, status, (time.perf_counter() - started) * 1e3)
         if died and not wanted:  # nothing was scored: one more try on a healthy deployment
             other = self.choose(headers.get(CLIENT_HEADER), {name})
             if other is not None:
                 name, retried = other, time.perf_counter()
-                status, out, data, _ = self.forward(name, method, target, body, forward)
+                status, out, data, _ = await self.forward(name, method, target, body, forward)
                 self.metrics.record(name, status, (time.perf_counter() - retried) * 1e3)
         out[DEPLOYMENT_HEADER] = name
         if labelled:
@@ -376,8 +462,10 @@ class Router:
         mirror = table.mirror
         if mirror and not wanted and method == "POST" and self.picker.mirror_now(mirror[1]):
             try:
+                if self.mirror_queue is None:
+                    raise asyncio.QueueFull
                 self.mirror_queue.put_nowait((mirror[0], body, forward))
-            except queue.Full:
+            except asyncio.QueueFull:
                 self.mirror_dropped += 1
         return status, out, data
 
@@ -387,79 +475,91 @@ class Connection:
     silent for ``idle_timeout_s`` is disconnected."""
 
     def __init__(
-        self, sock: socket.socket, router: Router, max_body_bytes: int, idle_timeout_s: float
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        router: Router,
+        max_body_bytes: int,
+        idle_timeout_s: float,
     ) -> None:
-        self.sock = sock
+        self.reader = reader
+        self.writer = writer
         self.router = router
         self.max_body_bytes = max_body_bytes
+        self.idle_timeout_s = idle_timeout_s
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_HEADER_LIMIT)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(idle_timeout_s)
 
-    def _next(self) -> Any:
+    async def _next(self) -> Any:
         while True:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
             try:
-                data = self.sock.recv(_READ_CHUNK)
-            except OSError:
+                async with asyncio.timeout(self.idle_timeout_s):
+                    data = await self.reader.read(_READ_CHUNK)
+            except OSError:  # TimeoutError included: a silent client counts as gone
                 data = b""
             self.conn.receive_data(data)
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes, close: bool = False) -> None:
+    async def _send(self, status: int, headers: dict[str, str], body: bytes, close: bool = False) -> None:
         out = {"content-type": "application/json", **headers, "content-length": str(len(body))}
         if close:
             out["connection"] = "close"
         wire = self.conn.send(h11.Response(status_code=status, headers=list(out.items())))
         wire += self.conn.send(h11.Data(data=body)) if body else b""
         wire += self.conn.send(h11.EndOfMessage())
-        self.sock.sendall(wire)
+        self.writer.write(wire)
+        async with asyncio.timeout(self.idle_timeout_s):
+            await self.writer.drain()
 
-    def _read_body(self, request: h11.Request) -> bytes | None:
+    async def _read_body(self, request: h11.Request) -> bytes | None:
         """The whole body, or None after answering 413 (too large: refused before it is buffered)."""
         limit = self.max_body_bytes
         length = dict(request.headers).get(b"content-length")
         if length is not None and int(length) > limit:
-            self._send(
+            await self._send(
                 413, {}, _error(f"payload of {int(length)} bytes exceeds the limit of {limit}"), close=True
             )
             return None
         if self.conn.they_are_waiting_for_100_continue:
-            self.sock.sendall(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            self.writer.write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         parts, size = [], 0
         while True:
-            event = self._next()
+            event = await self._next()
             if isinstance(event, h11.EndOfMessage):
                 return b"".join(parts)
             if isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > limit:
-                    self._send(413, {}, _error(f"payload exceeds the limit of {limit} bytes"), close=True)
+                    await self._send(
+                        413, {}, _error(f"payload exceeds the limit of {limit} bytes"), close=True
+                    )
                     return None
-                parts.append(event.data)
+                parts.append(bytes(event.data))
             elif isinstance(event, h11.ConnectionClosed):
                 return None
 
-    def serve(self) -> None:
+    async def serve(self) -> None:
         try:
             while True:
                 try:
-                    event = self._next()
+                    event = await self._next()
                     if not isinstance(event, h11.Request):
                         return  # ConnectionClosed (or a client that went away mid-request)
-                    if not self._answer(event):
+                    if not await self._answer(event):
                         return
                 except h11.RemoteProtocolError as exc:
                     if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                        self._send(exc.error_status_hint, {}, _error(f"bad request: {exc}"), close=True)
+                        await self._send(exc.error_status_hint, {}, _error(f"bad request: {exc}"), close=True)
                     return
                 except (OSError, h11.LocalProtocolError):
                     raise
                 except Exception as exc:  # a router bug answers 500 and is logged, never a dropped connection
                     traceback.print_exc(file=sys.stderr)
                     if self.conn.our_state is h11.SEND_RESPONSE:
-                        self._send(500, {}, _error(f"router error: {type(exc).__name__}: {exc}"), close=True)
+                        await self._send(
+                            500, {}, _error(f"router error: {type(exc).__name__}: {exc}"), close=True
+                        )
                     return
                 if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
                     return
@@ -467,36 +567,38 @@ class Connection:
         except (OSError, h11.LocalProtocolError):
             return
         finally:
-            self.sock.close()
+            self.writer.close()
 
-    def _answer(self, request: h11.Request) -> bool:
+    async def _answer(self, request: h11.Request) -> bool:
         """Answer one request; False when the connection must close."""
         if request.http_version not in (b"1.0", b"1.1"):
             version = request.http_version.decode("ascii", "replace")
-            self._send(505, {}, _error(f"HTTP/{version} is not supported: use HTTP/1.1"), close=True)
+            await self._send(505, {}, _error(f"HTTP/{version} is not supported: use HTTP/1.1"), close=True)
             return False
         names = [k for k, _ in request.headers]
         if b"transfer-encoding" in names and b"content-length" in names:
-            self._send(400, {}, _error("both Content-Length and Transfer-Encoding: send one"), close=True)
+            await self._send(
+                400, {}, _error("both Content-Length and Transfer-Encoding: send one"), close=True
+            )
             return False
         method = request.method.decode("ascii", "replace")
         try:
             target = request.target.decode("ascii")
         except UnicodeDecodeError:
-            self._send(400, {}, _error("the request target must be ASCII"), close=True)
+            await self._send(400, {}, _error("the request target must be ASCII"), close=True)
             return False
-        body = self._read_body(request)
+        body = await self._read_body(request)
         if body is None:
             return False
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
-        status, out, data = self.router.handle(method, target, headers, body)
+        status, out, data = await self.router.handle(method, target, headers, body)
         if method == "HEAD":
             data = b""
-        self._send(status, out, data)
+        await self._send(status, out, data)
         return True
 
 
-def serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     router = Router(
         Path(args.state),
         args.backend_timeout_s,
@@ -505,24 +607,33 @@ def serve(args: argparse.Namespace) -> None:
         args.probe_interval_s,
         args.probe_timeout_s,
     )
+    router.mirror_queue = asyncio.Queue(maxsize=router.mirror_capacity)
+    background = [
+        asyncio.create_task(work())
+        for work in (router.mirror_worker, router.watch_state, router.watch_backends)
+    ]
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await Connection(reader, writer, router, args.max_body_bytes, args.backend_timeout_s).serve()
+
     listener = socket.create_server((HOST, args.port), backlog=args.backlog)
-    for target in (router.watch_state, router.mirror_worker, router.watch_backends):
-        threading.Thread(target=target, daemon=True).start()
-
-    def stop(*_: Any) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
+    # asyncio listens again on the socket: give it the same backlog
+    server = await asyncio.start_server(connected, sock=listener, backlog=args.backlog)
+    stopped = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     port = listener.getsockname()[1]
     write_json(args.ready_file, {"pid": os.getpid(), "port": port})
     print(f"router: listening on http://{HOST}:{port}", flush=True)
     try:
-        while True:
-            sock, _ = listener.accept()
-            worker = Connection(sock, router, args.max_body_bytes, args.backend_timeout_s)
-            threading.Thread(target=worker.serve, daemon=True).start()
+        await stopped.wait()
     finally:
-        listener.close()
+        for task in background:
+            task.cancel()
+        server.close()
+
+
+def serve(args: argparse.Namespace) -> None:
+    asyncio.run(_serve(args))
 
 
 def main(argv: list[str] | None = None) -> int:
