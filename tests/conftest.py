@@ -78,6 +78,7 @@ def ctloop_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ctloop-home"
     home.mkdir()
     monkeypatch.setenv("CTLOOP_HOME", str(home))
+    monkeypatch.setenv("CTLOOP_SPEC_MEMO", str(tmp_path / "spec-memo"))  # the per-user spec memo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'registry' / 'mlflow.db'}")
     (home / "registry").mkdir()
     return home

@@ -10,6 +10,7 @@ is the manifest's list of landing batches (``file``, ``rows``, ``columns``) or `
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -115,7 +116,7 @@ def check_required_columns(frame: pd.DataFrame, policy: dict[str, Any], batches:
             out.append(Violation("required_columns", col, "required column missing"))
             continue
         for batch in batches or []:
-            if batch.get("rows", 0) and col not in batch.get("columns", [col]):
+            if batch.get("rows") and col not in batch.get("columns", [col]):
                 out.append(Violation("required_columns", col, f"missing from batch {batch['file']}"))
     return out
 
@@ -126,7 +127,7 @@ def _dtype_ok(series: pd.Series, kind: str) -> bool:
     if kind == "numeric":
         return api.is_numeric_dtype(t) and not api.is_bool_dtype(t)
     if kind == "integer":
-        return api.is_integer_dtype(t) and not api.is_bool_dtype(t)
+        return api.is_integer_dtype(t)  # never true for bool
     if kind == "float":
         return api.is_float_dtype(t)
     if kind == "boolean":
@@ -134,7 +135,7 @@ def _dtype_ok(series: pd.Series, kind: str) -> bool:
     if kind == "datetime":
         return api.is_datetime64_any_dtype(t)
     if kind == "string":
-        return api.is_string_dtype(t) or api.is_object_dtype(t)
+        return api.is_string_dtype(t)  # object columns included
     raise ValueError(f"unknown dtype kind {kind!r}")
 
 
@@ -144,16 +145,16 @@ _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 def _found(series: pd.Series) -> str:
     """What a column holds, in words: ``str`` for text columns, else the dtype."""
     values = series.dropna()
-    if pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
+    if pd.api.types.is_string_dtype(series.dtype):  # str and object columns
         kinds = sorted({type(v).__name__ for v in values.head(1000)})
         return "/".join(kinds) if kinds else "str"
     return str(series.dtype)
 
 
 def _bad_example(series: pd.Series, kind: str) -> str:
-    """A first value that does not fit a numeric kind (with a hint), for the error message."""
-    if kind not in ("numeric", "integer", "float"):
-        return ""
+    """A first text value that does not fit a numeric kind (with a hint), for the error message."""
+    if kind not in ("numeric", "integer", "float") or not pd.api.types.is_string_dtype(series.dtype):
+        return ""  # a non-text column: its dtype, already in the message, says it all
     values = series.dropna()
     bad = values[pd.to_numeric(values, errors="coerce").isna()]
     if len(bad):
@@ -220,15 +221,12 @@ def check_value_ranges(frame: pd.DataFrame, policy: dict[str, Any], batches: Bat
         values = frame[col].dropna()
         if values.empty:
             continue
-        low, high = bounds.get("min"), bounds.get("max")
-        outside = pd.Series(False, index=values.index)
-        if low is not None:
-            outside |= values < low
-        if high is not None:
-            outside |= values > high
+        low = -math.inf if bounds.get("min") is None else bounds["min"]
+        high = math.inf if bounds.get("max") is None else bounds["max"]
+        outside = (values < low) | (values > high)
         count = int(outside.sum())
         if count / len(values) > tolerance:
-            span = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            span = f"[{low}, {high}]"
             example = _show(values[outside].iloc[0])
             out.append(
                 Violation(
@@ -352,8 +350,7 @@ def check_non_finite(frame: pd.DataFrame, policy: dict[str, Any], batches: Batch
     out = []
     for col in numeric_columns(frame, policy):
         values = frame[col].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            bad = np.isinf(values) | (np.abs(values) > limit)
+        bad = np.isinf(values) | (np.abs(values) > limit)
         count = int(bad.sum())
         if count:
             first = values[bad][0]
@@ -414,7 +411,7 @@ def check_batch(frame: pd.DataFrame, policy: dict[str, Any], file: str) -> list[
     if frame.empty:
         return [Violation("batches", "<rows>", "batch holds no rows (header only)", batch=file)]
     label = policy["label"]
-    labelled = int(frame[label].notna().sum()) if label in frame.columns else 0
+    labelled = int(frame.get(label, pd.Series()).count())
     view = batch_policy(policy, labelled)
     found: list[Violation] = []
     for name in BATCH_CHECKS:

@@ -32,6 +32,23 @@ def has_both_classes(y: np.ndarray) -> bool:
     return bool(y.any() and (~y).any())
 
 
+def _weights_per_score(
+    y: np.ndarray, scores: np.ndarray, weights: np.ndarray, descending: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative weight per distinct score (ties grouped), scores in the given order,
+    one row per row of ``weights``: the common first step of the rank metrics."""
+    y, scores = _as_arrays(y, scores)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    order = np.argsort(-scores if descending else scores, kind="mergesort")
+    sorted_scores = scores[order]
+    sorted_y = y[order]
+    w = weights[:, order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    pos = np.add.reduceat(w * sorted_y, starts, axis=1)
+    neg = np.add.reduceat(w * ~sorted_y, starts, axis=1)
+    return pos, neg
+
+
 def roc_auc_batch(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """ROC-AUC under each row of ``weights`` (shape ``(B, n)``): the weighted Mann-Whitney statistic.
 
@@ -39,15 +56,7 @@ def roc_auc_batch(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.
     One sort serves all B resamples; tied scores count one half. A resample without both
     classes gives NaN.
     """
-    y, scores = _as_arrays(y, scores)
-    weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    sorted_y = y[order]
-    w = weights[:, order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    pos = np.add.reduceat(w * sorted_y, starts, axis=1)
-    neg = np.add.reduceat(w * ~sorted_y, starts, axis=1)
+    pos, neg = _weights_per_score(y, scores, weights, descending=False)
     neg_below = np.cumsum(neg, axis=1) - neg
     numerator = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
     denominator = pos.sum(axis=1) * neg.sum(axis=1)
@@ -66,15 +75,7 @@ def average_precision_batch(y: np.ndarray, scores: np.ndarray, weights: np.ndarr
     Thresholds are the distinct scores, highest first (sklearn's step form). NaN for a resample
     without positives.
     """
-    y, scores = _as_arrays(y, scores)
-    weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores = scores[order]
-    sorted_y = y[order]
-    w = weights[:, order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    pos = np.add.reduceat(w * sorted_y, starts, axis=1)
-    neg = np.add.reduceat(w * ~sorted_y, starts, axis=1)
+    pos, neg = _weights_per_score(y, scores, weights, descending=True)
     tp = np.cumsum(pos, axis=1)
     predicted = tp + np.cumsum(neg, axis=1)
     total_pos = tp[:, -1]

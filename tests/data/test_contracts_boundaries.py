@@ -317,3 +317,163 @@ def test_run_contract_reports_every_check_in_order() -> None:
     assert with_batches["batches"] == [
         contracts.Violation("batches", "b.csv", "batch holds no rows (header only)")
     ]
+
+
+# --- what each message says, and the columns a check must skip -----------------------------------
+
+
+def with_extra(kind: str, values: list[Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A two-row frame with an ``extra`` column declared as ``kind``."""
+    rules = copy.deepcopy(BASE["contract"]["dtypes"]) | {"extra": kind}
+    return frame(rows=2, x=[0.0, 0.0], rain=[0, 1]).assign(extra=values), policy(dtypes=rules)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "reason"),
+    [
+        ("integer", ["n/a", 1], "expected integer, found int/str (e.g. 'n/a')"),
+        ("float", ["1.5", "2"], "expected float, found str (numbers stored as text, e.g. '1.5')"),
+        ("float", [1, 2], "expected float, found int64"),
+        ("integer", [1.5, 2.0], "expected integer, found float64"),
+        ("integer", [True, False], "expected integer, found bool"),
+        ("boolean", [1, 0], "expected boolean, found int64"),
+        ("datetime", ["2021-01-01", "x"], "expected datetime, found str"),
+        ("string", [1.0, 2.0], "expected string, found float64"),
+    ],
+)
+def test_a_dtype_mismatch_names_what_was_found(kind: str, values: list[Any], reason: str) -> None:
+    data, rules = with_extra(kind, values)
+    assert contracts.check_dtypes(data, rules, None) == [contracts.Violation("dtypes", "extra", reason)]
+
+
+def test_text_columns_of_any_text_dtype_are_found_as_str() -> None:
+    text = pd.array(["1"] * 20, dtype="string")  # pandas' nullable string dtype, not object
+    found = contracts.check_dtypes(frame(x=text), policy(), None)
+    assert found[0].reason == "expected numeric, found str (numbers stored as text, e.g. '1')"
+    assert contracts.check_dtypes(frame(x=[None] * 20), policy(), None)[0].reason == (
+        "expected numeric, found str"
+    )
+
+
+def test_the_types_found_are_read_from_the_first_thousand_values() -> None:
+    x = [0.5] * 1000 + ["a", "b"]
+    found = contracts.check_dtypes(frame(rows=1002, x=x), policy(), None)
+    assert found[0].reason == "expected numeric, found float (e.g. 'a')"
+
+
+def test_an_unknown_dtype_kind_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^unknown dtype kind 'decimal'$"):
+        contracts.check_dtypes(*with_extra("decimal", [1, 2]), None)
+
+
+def keyed(*keys: str) -> dict[str, Any]:
+    out = policy()
+    out["key_columns"] = list(keys)
+    return out
+
+
+def test_integer_and_string_examples_are_shown_plainly() -> None:
+    found = contracts.check_value_ranges(frame(x=[5] * 20), policy(), None)
+    assert found[0].reason.endswith("(e.g. 5)")  # a numpy integer, not np.int64(5)
+    keys = keyed("date", "station")
+    dates = [pd.Timestamp("2021-01-01")] * 3 + list(pd.date_range("2021-01-02", periods=17, freq="D"))
+    dup = frame(date=dates, station=["a", "a", "b", *["a"] * 17])
+    assert contracts.check_duplicate_keys(dup, keys, None) == [
+        contracts.Violation(
+            "duplicate_keys",
+            "date,station",
+            "1 key value(s) occur more than once (2 rows; first: date=2021-01-01, station='a')",
+        )
+    ]
+
+
+def test_duplicate_keys_need_every_key_column() -> None:
+    same_day = frame(date=[pd.Timestamp("2021-01-01")] * 20)
+    assert contracts.check_duplicate_keys(same_day, keyed("date", "station"), None) == []
+    assert len(contracts.check_duplicate_keys(same_day, policy(), None)) == 1
+
+
+def test_class_floors_must_match_the_label_values_one_to_one() -> None:
+    rule = {"values": [0, 1], "min_class_fraction": [0.1, 0.1, 0.1]}
+    with pytest.raises(ValueError, match="longer than"):
+        contracts.check_label(frame(), policy(label=rule), None)
+
+
+def test_missing_shares_without_overrides_use_the_default_for_every_column() -> None:
+    limits = {"default": 0.1}
+    found = contracts.check_missing(frame(date=[None] * 20), policy(max_missing_fraction=limits), None)
+    assert found == [contracts.Violation("missing", "date", "all 20 values missing, above the 10.0% allowed")]
+
+
+def test_a_column_absent_from_the_frame_does_not_stop_the_missing_check() -> None:
+    found = contracts.check_missing(frame(rain=[None] * 20).drop(columns="x"), policy(), None)
+    assert [v.column for v in found] == ["rain"]
+
+
+def test_a_non_finite_value_is_named_with_its_check_and_the_policy_field() -> None:
+    found = contracts.check_non_finite(frame(x=[0.0] * 19 + [-math.inf]), policy(), None)
+    assert found == [
+        contracts.Violation(
+            "non_finite",
+            "x",
+            "1 value(s) infinite or beyond +/-100 (e.g. -inf); policy contract.value_ranges.absolute_limit",
+        )
+    ]
+
+
+def test_nullable_integers_with_gaps_are_checked_for_size() -> None:
+    x = pd.array([None, 500, *[0] * 18], dtype="Int64")
+    found = contracts.check_non_finite(frame(x=x), policy(), None)
+    assert [(v.column, v.reason[:40]) for v in found] == [("x", "1 value(s) infinite or beyond +/-100 (e.")]
+
+
+def test_boolean_columns_are_not_numeric_columns() -> None:
+    rules = copy.deepcopy(BASE["contract"]["dtypes"]) | {"flag": "boolean"}
+    data = frame(flag=[True] * 20)
+    assert contracts.numeric_columns(data, policy(dtypes=rules)) == ["x", "rain"]
+
+
+def test_a_missing_column_does_not_stop_the_batch_columns_check() -> None:
+    batches = [{"file": "a.csv", "rows": 5, "columns": ["date", "x"]}]
+    found = contracts.check_required_columns(frame().drop(columns="x"), policy(), batches)
+    assert found == [
+        contracts.Violation("required_columns", "x", "required column missing"),
+        contracts.Violation("required_columns", "rain", "missing from batch a.csv"),
+    ]
+
+
+def test_batches_without_a_row_count_or_a_column_list_are_not_judged_on_columns() -> None:
+    batches = [{"file": "a.csv", "columns": ["date"]}, {"file": "b.csv", "rows": 4}]
+    assert contracts.check_required_columns(frame(), policy(), batches) == []
+
+
+def test_the_time_grain_needs_a_datetime_time_column() -> None:
+    assert contracts.check_time_grain(frame().drop(columns="date"), policy(), None) == []
+    assert contracts.check_time_grain(frame(date=["2021-01-01 12:00"] * 20), policy(), None) == []
+
+
+def test_value_ranges_skip_absent_text_and_empty_columns_and_go_on() -> None:
+    ranges = {
+        "max_out_of_range_fraction": 0.0,
+        "columns": {"gone": {"min": 0}, "word": {"min": 0}, "blank": {"min": 0}, "x": {"max": 0.5}},
+        "absolute_limit": 100.0,
+    }
+    data = frame(x=[1.0] + [0.0] * 19, word=["a"] * 20, blank=[math.nan] * 20)
+    found = contracts.check_value_ranges(data, policy(value_ranges=ranges), None)
+    assert [(v.column, v.reason) for v in found] == [
+        ("x", "1 of 20 values (5.00%) outside [-inf, 0.5], above the 0.00% allowed (e.g. 1)")
+    ]
+
+
+def test_values_below_the_minimum_of_a_two_sided_range_are_outside() -> None:
+    found = contracts.check_value_ranges(frame(x=[-5.0] * 3 + [0.0] * 17), policy(), None)
+    assert found[0].reason == (
+        "3 of 20 values (15.00%) outside [-1.0, 1.0], above the 10.00% allowed (e.g. -5)"
+    )
+
+
+def test_a_batch_without_a_label_column_has_no_class_floor_to_apply() -> None:
+    view = contracts.batch_policy(batch_policy(), labelled_rows=0)
+    assert view["contract"]["label"]["min_class_fraction"] == [0.0, 0.0]
+    found = contracts.check_batch(frame().drop(columns="rain"), batch_policy(), "b.csv")
+    assert [v.check for v in found] == ["required_columns"]

@@ -83,7 +83,7 @@ def test_landing_usage_errors(tmp_path, capsys, argv, message):
 COMPONENTS = {
     "ingest": ({"landing", "dataset", "policies"}, {"data"}),
     "validate_data": ({"data", "policies", "model_name", "reference"}, {"report", "verdict"}),
-    "prep": ({"data", "report", "policies"}, {"train", "eval"}),
+    "prep": ({"data", "report", "policies", "triggers"}, {"train", "eval", "recent"}),
 }
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from ctloop import drift
 
@@ -251,3 +255,142 @@ def test_weighted_mean_with_small_weights_is_still_a_mean() -> None:
     assert drift.overall_score(
         frame, "mean", "jensen_shannon", weights={"a": 0.25, "b": 0.25}
     ) == pytest.approx(0.25)
+
+
+# --- tiny samples, empty sides, degenerate counts ---------------------------------------------
+
+
+def quietly(compute: Callable[[], Any]) -> Any:
+    """``compute()`` with every warning an error: degenerate input must not spill RuntimeWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return compute()
+
+
+def test_ks_and_wasserstein_of_an_empty_side_are_undefined() -> None:
+    assert all(math.isnan(v) for v in drift.ks_from_sorted(np.empty(0), np.array([1.0, 2.0])))
+    assert math.isnan(drift.wasserstein_from_sorted(np.array([1.0, 2.0]), np.empty(0)))
+
+
+def test_a_single_current_value_is_compared_like_any_sample() -> None:
+    reference = [0.0, 1.0, 2.0, 3.0]
+    stats = drift.numerical_drift(reference, [1.5], bins=2)
+    assert stats["n_current"] == 1
+    assert stats["ks_statistic"] == pytest.approx(scipy_stats.ks_2samp(reference, [1.5]).statistic)
+    assert stats["normalized_wasserstein"] == pytest.approx(1.0 / np.std(reference, ddof=1))
+    assert stats["psi"] > 0 and 0 < stats["jensen_shannon"] < 1
+
+
+def test_numerical_psi_by_hand_with_the_policys_pseudo_count() -> None:
+    # one interior edge at 1.5: reference counts (2, 2), current (0, 4); +0.5 each
+    stats = drift.numerical_drift([0.0, 1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0], bins=2, pseudo_count=0.5)
+    p, q = np.array([0.5, 0.5]), np.array([0.1, 0.9])
+    assert stats["psi"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
+
+
+def test_psi_from_counts_without_smoothing_at_the_smallest_sums() -> None:
+    assert quietly(lambda: drift.psi_from_counts([1, 0], [1, 0], pseudo_count=0)) == 0.0
+    assert quietly(lambda: drift.psi_from_counts([50, 50, 0], [0, 50, 50], pseudo_count=0)) == math.inf
+    assert math.isnan(quietly(lambda: drift.psi_from_counts([0, 0], [1, 1], pseudo_count=0)))
+    assert math.isnan(quietly(lambda: drift.psi_from_counts([1, 1], [0, 0], pseudo_count=0)))
+
+
+def test_jensen_shannon_at_the_smallest_sums() -> None:
+    assert drift.js_distance_from_counts([1, 0], [0, 1]) == pytest.approx(1.0)
+    assert drift.js_distance_from_counts([0, 1], [0, 1]) == 0.0
+    assert math.isnan(quietly(lambda: drift.js_distance_from_counts([0, 0], [1, 1])))
+    assert math.isnan(quietly(lambda: drift.js_distance_from_counts([1, 1], [0, 0])))
+
+
+def test_azure_psi_at_the_smallest_sums() -> None:
+    # p = (1 + 1, 0 + 1) / 1, q = (0 + 1, 1 + 1) / 1
+    assert drift.azure_psi_from_counts([1, 0], [0, 1]) == pytest.approx(2 * math.log(2))
+    assert math.isnan(quietly(lambda: drift.azure_psi_from_counts([1, 1], [0, 0])))
+
+
+def test_azure_bins_span_the_current_minimum_too() -> None:
+    ref, cur = np.array([2.0, 3.0, 4.0, 5.0]), np.array([0.0, 1.0, 4.0, 5.0])
+    # three bins over [0, 5]: (0, 1.67], (1.67, 3.33], (3.33, 5]
+    counts = drift.azure_histograms(ref, cur)
+    assert [c.tolist() for c in counts] == [[0, 2, 2], [2, 0, 2]]
+
+
+def test_chi_squared_keeps_a_category_seen_once_and_needs_both_rows() -> None:
+    statistic, p = drift.chi_squared_from_counts([10, 10, 1], [10, 10, 0])
+    expected = scipy_stats.chi2_contingency(np.array([[10, 10, 1], [10, 10, 0]]), correction=False)
+    assert (statistic, p) == (pytest.approx(expected.statistic), pytest.approx(expected.pvalue))
+    assert drift.chi_squared_from_counts([1, 0], [0, 1])[0] == pytest.approx(2.0)
+    assert quietly(lambda: drift.chi_squared_from_counts([0, 0], [3, 4])) == (0.0, 1.0)
+
+
+def test_ks_pvalue_uses_stephens_effective_size() -> None:
+    en = 8 * 6 / 14
+    size = math.sqrt(en) + 0.12 + 0.11 / math.sqrt(en)
+    assert drift.ks_pvalue(0.5, 8, 6) == pytest.approx(scipy_stats.kstwobign.sf(size * 0.5))
+    assert drift.ks_pvalue(0.0, 8, 6) == 1.0
+
+
+def test_quantile_edges_of_one_and_two_values() -> None:
+    assert drift.quantile_edges(np.array([0.0, 1.0]), 2).tolist() == [0.5]
+    assert drift.quantile_edges(np.array([7.0]), 4).tolist() == [7.0]
+
+
+def test_a_missing_value_marker_in_a_plain_list_is_dropped() -> None:
+    stats = drift.numerical_drift([1.0, pd.NA, 2.0], [1.0, 2.0], bins=2)
+    assert (stats["n_reference"], stats["ks_statistic"]) == (2, 0.0)
+
+
+def test_weights_that_sum_to_zero_give_nan_quietly() -> None:
+    frame = table({"a": 0.1, "b": 0.4})
+    weights = {"a": 0.0, "b": 0.0}
+    assert math.isnan(quietly(lambda: drift.overall_score(frame, "mean", "jensen_shannon", weights=weights)))
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+def test_a_vanished_category_counts_zero_and_mixed_types_sort_as_text() -> None:
+    categories, ref, cur = drift.category_counts(["a", "b"] * 5, ["a"] * 10)
+    assert (categories, ref.tolist(), cur.tolist()) == (["a", "b"], [5, 5], [10, 0])
+    categories, ref, cur = drift.category_counts([1, "a", 1], ["a", 2])
+    assert (categories, ref.tolist(), cur.tolist()) == ([1, 2, "a"], [2, 0, 1], [0, 1, 1])
+
+
+def test_categorical_azure_forms_by_hand_and_a_single_current_value() -> None:
+    stats = drift.categorical_drift(["a"] * 3 + ["b"], ["a"] + ["b"] * 3)
+    # Azure: p = (3 + 1, 1 + 1) / 4, q = (1 + 1, 3 + 1) / 4
+    assert stats["azure_psi"] == pytest.approx(math.log(2))
+    assert stats["azure_jensen_shannon"] == stats["jensen_shannon"] > 0
+    single = drift.categorical_drift(["a", "b"], ["a"])
+    assert single["n_current"] == 1 and math.isfinite(single["psi"]) and single["psi"] > 0
+
+
+def test_feature_table_passes_the_pseudo_count_to_categories() -> None:
+    reference, current = pd.DataFrame({"c": ["a"] * 10}), pd.DataFrame({"c": ["a"] * 5 + ["new"] * 5})
+    out = drift.feature_table(reference, current, ["c"], bins=2, pseudo_count=0.5)
+    assert out.loc[0, "psi"] == pytest.approx(
+        drift.categorical_drift(reference["c"], current["c"], pseudo_count=0.5)["psi"]
+    )
+    assert out.loc[0, "psi"] != pytest.approx(drift.categorical_drift(reference["c"], current["c"])["psi"])
+
+
+def test_a_feature_numeric_on_one_side_only_is_categorical() -> None:
+    reference, current = pd.DataFrame({"v": [1, 2] * 10}), pd.DataFrame({"v": ["1", "2"] * 10})
+    assert drift.feature_table(reference, current, ["v"], bins=2).loc[0, "kind"] == "categorical"
+    assert drift.feature_table(current, reference, ["v"], bins=2).loc[0, "kind"] == "categorical"
+
+
+def test_feature_table_columns_are_fixed_and_nullable_numbers_mix_with_floats() -> None:
+    reference = pd.DataFrame(
+        {"n": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"), "x": [0.5, 1.5, np.nan, 2.5, 3.5, 4.5]}
+    )
+    current = pd.DataFrame({"n": pd.array([2, 3, 4, None, 6, 7], dtype="Int64"), "x": np.arange(6.0)})
+    out = drift.feature_table(reference, current, ["n", "x"], bins=2)
+    assert list(out.columns) == list(drift.TABLE_COLUMNS)
+    for feature in ("n", "x"):
+        row = out.set_index("feature").loc[feature]
+        single = drift.numerical_drift(reference[feature], current[feature], bins=2)
+        assert row["ks_statistic"] == pytest.approx(single["ks_statistic"])
+        assert row["n_reference"] == single["n_reference"] == 5
+    empty = drift.feature_table(reference, current, [], bins=2)
+    assert empty.empty and list(empty.columns) == list(drift.TABLE_COLUMNS)

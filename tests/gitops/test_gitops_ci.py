@@ -170,7 +170,8 @@ def test_retrain_passes_target_and_stack_through() -> None:
 
 def test_cli_modules_import_azure_lazily() -> None:
     code = (
-        "import sys, ctloop.gitops.commands, ctloop.azure.registry;"
+        "import sys, ctloop.gitops.commands, ctloop.azure.commands, ctloop.azure.submitter,"
+        " ctloop.azure.registry;"
         "print('azure.ai.ml' in sys.modules, 'mlflow' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

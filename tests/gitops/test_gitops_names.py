@@ -152,7 +152,7 @@ def test_stack_endpoint_and_environment_come_from_the_stack_outputs(tmp_path: Pa
 
 
 def test_schedule_apply_dry_run_binds_the_stack(capsys: pytest.CaptureFixture[str]) -> None:
-    from ctloop.gitops.commands import apply_schedules_for_stack
+    from ctloop.azure.commands import apply_schedules_for_stack
 
     assert apply_schedules_for_stack(REPO, [], "dev", dry_run=True) == 0
     out = capsys.readouterr().out
@@ -167,7 +167,7 @@ def test_schedule_apply_refuses_an_invalid_schedule_and_applies_nothing(
 
     from azure.ai.ml.operations import ScheduleOperations
 
-    from ctloop.gitops.commands import apply_schedules_for_stack
+    from ctloop.azure.commands import apply_schedules_for_stack
 
     monitor = repo_copy / "pipelines/schedules/monitor.yml"
     original = monitor.read_text()
@@ -221,7 +221,7 @@ def test_schedule_apply_targets_the_stacks_endpoint_and_the_serving_slot(repo_co
     from azure.ai.ml.entities import ManagedOnlineEndpoint
     from azure.ai.ml.operations import OnlineEndpointOperations, ScheduleOperations
 
-    from ctloop.gitops.commands import apply_schedules_for_stack
+    from ctloop.azure.commands import apply_schedules_for_stack
 
     (repo_copy / ".azureml").mkdir(exist_ok=True)
     (repo_copy / ".azureml/config.dev.json").write_text(

@@ -52,7 +52,7 @@ def test_training_pipeline_runs_to_completion(live) -> None:
 
 
 def test_schedules_apply_bound_to_the_stack(live) -> None:
-    from ctloop.gitops.commands import apply_schedules_for_stack
+    from ctloop.azure.commands import apply_schedules_for_stack
 
     assert apply_schedules_for_stack(live.root, [], live.stack, client=live.client) == 0
     monitor = live.client.schedules.get(SCHEDULES[1])

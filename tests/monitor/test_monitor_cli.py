@@ -9,9 +9,9 @@ import pytest
 from monitor_helpers import labels_frame, request, write_requests
 
 from ctloop.cli import main
-from ctloop.monitor.commands import RETRAIN_EXIT_CODE
 from ctloop.monitor.history import History
 from ctloop.monitor.labels import write_labels
+from ctloop.monitor_commands import RETRAIN_EXIT_CODE
 
 
 def test_check_triggers_exit_codes_and_outputs(
