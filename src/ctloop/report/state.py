@@ -122,17 +122,23 @@ def _number(value: Any, source: Path, field_name: str) -> float:
     return float(value)
 
 
-def read_run(path: Path) -> Run:
-    """One ``run.json`` as a :class:`Run` (ReportError naming the file and field when malformed)."""
+def _read_object(path: Path, what: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object from ``path`` with ``required`` keys (ReportError naming file and field)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable run record: {exc}") from None
+        raise ReportError(f"{path}: unreadable {what}: {exc}") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: <root>: expected an object")
-    for key in ("run_id", "status", "started", "steps"):
+    for key in required:
         if key not in data:
             raise ReportError(f"{path}: {key}: missing")
+    return data
+
+
+def read_run(path: Path) -> Run:
+    """One ``run.json`` as a :class:`Run` (ReportError naming the file and field when malformed)."""
+    data = _read_object(path, "run record", ("run_id", "status", "started", "steps"))
     steps = data["steps"]
     if not isinstance(steps, dict):
         raise ReportError(f"{path}: steps: expected an object")
@@ -240,15 +246,7 @@ def read_rollout(path: Path) -> list[Deployment]:
     """The last rollout recorded in ``rollout.json`` (its stage is the outcome so far)."""
     if not path.is_file():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable rollout state: {exc}") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: <root>: expected an object")
-    for key in ("version", "stage"):
-        if key not in data:
-            raise ReportError(f"{path}: {key}: missing")
+    data = _read_object(path, "rollout state", ("version", "stage"))
     when = str(data.get("updated") or data.get("started") or "")
     outcome = str(data["stage"]) + (f": {data['reason']}" if data.get("reason") else "")
     return [Deployment(when, str(data.get("model_name", "")), str(data["version"]), outcome, "rollout")]
