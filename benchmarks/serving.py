@@ -146,6 +146,19 @@ def _start_socat(port: int) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{listen}/score"
 
 
+def _summary(latencies: dict[str, list[float]], seconds: dict[str, float]) -> dict[str, dict[str, float]]:
+    """p50, p99 (ms), throughput over ``seconds`` and the request count per target."""
+    return {
+        name: {
+            "p50_ms": _percentile(values, 0.50),
+            "p99_ms": _percentile(values, 0.99),
+            "requests_per_s": len(values) / seconds[name],
+            "requests": len(values),
+        }
+        for name, values in latencies.items()
+    }
+
+
 def measure(targets: dict[str, str], body: bytes, count: int, warmup: int) -> dict[str, dict[str, float]]:
     """Send ``count`` requests to each target, interleaved (A, B, C, A, B, C, ...), one at a time."""
     clients = {
@@ -167,15 +180,7 @@ def measure(targets: dict[str, str], body: bytes, count: int, warmup: int) -> di
     finally:
         for client in clients.values():
             client.close()
-    return {
-        name: {
-            "p50_ms": _percentile(values, 0.50),
-            "p99_ms": _percentile(values, 0.99),
-            "requests_per_s": len(values) / busy[name],
-            "requests": len(values),
-        }
-        for name, values in latencies.items()
-    }
+    return _summary(latencies, busy)
 
 
 def measure_concurrent(
@@ -222,15 +227,7 @@ def measure_concurrent(
     finally:
         for client in clients:
             client.close()
-    return {
-        name: {
-            "p50_ms": _percentile(values, 0.50),
-            "p99_ms": _percentile(values, 0.99),
-            "requests_per_s": len(values) / wall[name],
-            "requests": len(values),
-        }
-        for name, values in latencies.items()
-    }
+    return _summary(latencies, wall)
 
 
 def main() -> int:

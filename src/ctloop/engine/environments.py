@@ -69,14 +69,17 @@ def cache_root() -> Path:
     return Path(base) / "ctloop" / "environments"
 
 
+def _load_yaml(path: Path, what: str) -> Any:
+    """``path`` parsed as YAML; unreadable or malformed is an EnvironmentBuildError naming ``what``."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise EnvironmentBuildError(f"{path}: cannot be read as {what} ({exc.__class__.__name__})") from exc
+
+
 def read_conda(path: Path) -> CondaFile:
     """Parse a conda environment file; an unreadable or malformed one is an EnvironmentBuildError."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise EnvironmentBuildError(
-            f"{path}: cannot be read as a conda file ({exc.__class__.__name__})"
-        ) from exc
+    data = _load_yaml(path, "a conda file")
     deps = data.get("dependencies") if isinstance(data, dict) else None
     if not isinstance(deps, list):
         raise EnvironmentBuildError(f"{path}: dependencies: must be a list (conda environment file)")
@@ -228,12 +231,7 @@ def _mapped(reference: str) -> Path | None:
     if not os.environ.get(MAP_ENV):
         return None
     path = Path(os.environ[MAP_ENV])
-    try:
-        table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise EnvironmentBuildError(
-            f"{path}: cannot be read as an environment map ({exc.__class__.__name__})"
-        ) from exc
+    table = _load_yaml(path, "an environment map")
     conda = table.get(reference) if isinstance(table, dict) else None
     return (path.parent / conda).resolve() if isinstance(conda, str) else None
 
