@@ -43,6 +43,9 @@ def test_sigkill_after_the_grace_period(tmp_path: Path) -> None:
 
 def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
     ref = procs.start_detached([sys.executable, "-c", SLEEP], {}, tmp_path, tmp_path / "log.txt")
+    # the reference is handed out only once the exec is over and the token shows, so an impostor
+    # with another token can never be judged "ours" because the environment read empty
+    assert procs.read_environ(ref.pid)[procs.TOKEN_ENV] == ref.token
     for impostor in (
         procs.ProcessRef(ref.pid, ref.start_ticks - 1, ref.token),  # same pid, started earlier
         procs.ProcessRef(ref.pid, ref.start_ticks, "another-token"),  # same pid and tick, not ours

@@ -11,6 +11,7 @@ HEALTH = {
     "max_error_rate": 0.02,
     "max_p99_latency_ms": 1000,
     "min_requests": 50,
+    "max_evidence_wait_s": 300,
     "primary_metric": "roc_auc",
     "max_primary_metric_drop": 0.03,
     "min_labelled_rows": 500,
@@ -122,3 +123,28 @@ def test_the_watch_ends_with_the_bake_when_nothing_breaks() -> None:
     ends = iter([False, False, True])
     reasons, taken = watch(lambda: _ok(), HEALTH, lambda _: next(ends))
     assert reasons == [] and len(taken) == 3
+
+
+def test_a_bake_whose_time_is_up_goes_on_until_the_evidence_is_in() -> None:
+    """Time up with 10, then 30 requests: keep sampling; 50 requests: the bake is over (a busy
+    machine or an unlucky draw at a 10% weight lengthens the bake instead of failing it)."""
+    samples = iter([_ok(10), _ok(30), _ok(50), _ok(70)])
+    reasons, taken = watch(lambda: next(samples), HEALTH, lambda _: False, lambda: True)
+    assert reasons == [] and [s.requests for s in taken] == [10, 30, 50]
+
+
+def test_enough_evidence_does_not_end_a_bake_before_its_time() -> None:
+    samples = iter([_ok(60), _ok(70), _ok(80)])
+    clock = iter([False, False, True])
+    reasons, taken = watch(lambda: next(samples), HEALTH, lambda _: False, lambda: next(clock))
+    assert reasons == [] and len(taken) == 3
+
+
+def test_traffic_that_stops_ends_the_bake_without_the_evidence() -> None:
+    """The replay ran out (the bake plus max_evidence_wait_s): the watch returns, and the step's
+    verdict then fails it for too few requests."""
+    ends = iter([False, True])
+    reasons, taken = watch(lambda: _ok(5), HEALTH, lambda _: next(ends), lambda: True)
+    assert reasons == [] and len(taken) == 2
+    verdict = evaluate(_m(requests=5), HEALTH, Quality(None, 0), None)
+    assert verdict.reasons == ["only 5 requests reached the new deployment (need 50)"]

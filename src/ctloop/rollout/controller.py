@@ -431,15 +431,19 @@ class Controller:
 
     # --- helpers -------------------------------------------------------------------------------
     def _bake(self, state: dict[str, Any], since: float, duration_s: float) -> tuple[ReplayStats, list[str]]:
-        """Replay labelled traffic for ``duration_s`` while sampling the new deployment's health;
+        """Replay labelled traffic for ``duration_s`` (longer, up to ``health.max_evidence_wait_s``
+        more, until ``health.min_requests`` reached the new deployment) while sampling its health;
         a broken limit ends the bake at once. Returns (client-side stats, breaches)."""
         stop, finished = threading.Event(), threading.Event()
         out: dict[str, Any] = {}
 
+        longest = duration_s + float(self.policy.health["max_evidence_wait_s"])
+        started = time.monotonic()
+
         def run() -> None:
             try:
                 out["stats"] = replay(
-                    self._scoring(), self._labelled(state), self.policy.traffic, duration_s, stop
+                    self._scoring(), self._labelled(state), self.policy.traffic, longest, stop
                 )
             except Exception as exc:
                 out["error"] = exc
@@ -450,7 +454,10 @@ class Controller:
         worker.start()
         try:
             breaches, samples = watch(
-                lambda: self._sample(state["new"], since), self.policy.health, finished.wait
+                lambda: self._sample(state["new"], since),
+                self.policy.health,
+                finished.wait,
+                lambda: time.monotonic() - started >= duration_s,
             )
         finally:
             stop.set()

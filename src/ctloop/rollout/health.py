@@ -120,20 +120,27 @@ def live_breaches(sample: Sample, base: Sample | None, health: dict[str, Any]) -
 
 
 def watch(
-    sample: Callable[[], Sample], health: dict[str, Any], wait: Callable[[float], bool]
+    sample: Callable[[], Sample],
+    health: dict[str, Any],
+    wait: Callable[[float], bool],
+    baked: Callable[[], bool] = lambda: False,
 ) -> tuple[list[str], list[Sample]]:
-    """Sample every ``health.interval_s`` until ``wait`` reports the bake is over (True) or a limit
-    breaks. Returns (reasons, the samples taken); reasons is empty when the bake ran its course."""
+    """Sample every ``health.interval_s`` until a limit breaks, or the bake is over: its time is
+    up (``baked()``; by default only ``wait`` ends it) and ``health.min_requests`` requests have
+    reached the new deployment, or ``wait`` reports that no more evidence will come (True: the
+    traffic stopped, e.g. at the end of ``health.max_evidence_wait_s``). A slow machine therefore
+    lengthens a bake rather than failing it for want of requests. Returns (reasons, the samples
+    taken); reasons is empty when the bake ran its course."""
     interval = float(health["interval_s"])
     minimum = int(health["min_requests"])
     taken: list[Sample] = []
     base: Sample | None = None
     while True:
-        done = wait(interval)
+        ended = wait(interval)
         now = sample()
         taken.append(now)
         if base is None and now.requests >= minimum:
             base = now
         reasons = live_breaches(now, base, health)
-        if reasons or done:
+        if reasons or ended or (now.requests >= minimum and baked()):
             return reasons, taken

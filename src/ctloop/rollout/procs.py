@@ -30,6 +30,8 @@ import psutil
 
 TOKEN_ENV = "CTLOOP_PROC_TOKEN"
 OWNER_ENV = "CTLOOP_PROC_OWNER"
+# Longest wait for a started process to finish its exec (a bound for a stalled machine, not a timing).
+EXEC_TIMEOUT_S = 30.0
 
 
 def read_stat(pid: int) -> tuple[str, int] | None:
@@ -121,6 +123,14 @@ def start_detached(
             start_new_session=True,
             close_fds=True,
         )
+    # Between exec closing Popen's error pipe and the kernel setting up the new environment,
+    # /proc/<pid>/environ reads empty; hand out the reference only once the token shows (or the
+    # process is gone), so the token is always part of what identifies it.
+    wait_until(
+        lambda: proc.poll() is not None or read_environ(proc.pid).get(TOKEN_ENV) == token,
+        EXEC_TIMEOUT_S,
+        0.005,
+    )
     stat = read_stat(proc.pid)
     return ProcessRef(proc.pid, stat[1] if stat else -1, token, boot_id())
 
