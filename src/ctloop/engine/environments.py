@@ -165,7 +165,8 @@ def _build(conda: CondaFile, target: Path) -> None:
         _layer_below(tmp)
         if conda.pip:
             python = tmp / "bin" / "python"
-            _run([uv, "pip", "install", "--quiet", "--python", str(python), *conda.pip], conda, conda.pip)
+            install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+            _run([*install, *conda.pip], conda, conda.pip)  # compiled once: steps import it often
         (tmp / _MARKER).write_text(json.dumps({"conda_file": str(conda.path), "pip": list(conda.pip)}))
         try:
             os.replace(tmp, target)
