@@ -465,3 +465,19 @@ def test_a_challenger_that_leaks_memory_is_rolled_back(bed: Bed, built: dict[str
     assert "KiB per request" in state["reason"] and state["checks"][-1]["cut_short"]
     _assert_rolled_back(bed, state, old, "14")
     assert watcher.errors() == []
+
+
+def test_a_bake_over_before_its_evidence_arrived_waits_for_it(bed: Bed, built: dict[str, Any]) -> None:
+    """Zero-second bakes at 10% and 100%: no request can have reached the new slot when the time is
+    up, so ending on time would reject this healthy model for lack of evidence. The bake goes on
+    (at most health.max_evidence_wait_s) until health.min_requests have arrived, then promotes."""
+    steps = [{"weight": 10, "bake_s": 0}, {"weight": 100, "bake_s": 0}]
+    policy = load_rollout_policy(
+        write_policies(bed.root / "policies-evidence", **{**FAST_ROLLOUT, "canary": {"steps": steps}})
+    )
+    state = bed.controller(policy).start(bed.version("15", built["models"]["v2"]))
+    assert state["stage"] == "promoted", state.get("reason")
+    canary = [c for c in state["checks"] if c["stage"].startswith("canary")]
+    assert len(canary) == 2 and all(c["ok"] for c in canary)
+    assert all(c["metrics"]["requests"] >= FAST_ROLLOUT["health"]["min_requests"] for c in canary)
+    assert bed.registry.status("15") == "deployed"
